@@ -1,0 +1,56 @@
+# camserve: `make` builds build/libcamserve.a and build/camserve;
+# `make test` runs every suite and ends with "N passed, N failed, N skipped".
+CC      ?= gcc
+BUILD   ?= build
+OPT     ?= -O3
+CFLAGS  ?=
+CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
+           -fno-math-errno -pthread -Iinclude -Icore
+LDLIBS  += -ldl -lm -pthread
+SERVER_LIBS ?=
+
+CORE_SRC   := $(wildcard core/*.c core/ops/*.c)
+SERVER_SRC := $(wildcard server/*.c)
+TEST_SRC   := $(wildcard tests/test_*.c)
+
+CORE_OBJ   := $(CORE_SRC:%.c=$(BUILD)/obj/%.o)
+SERVER_OBJ := $(SERVER_SRC:%.c=$(BUILD)/obj/%.o)
+TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
+
+LIB := $(BUILD)/libcamserve.a
+BIN := $(BUILD)/camserve
+
+.PHONY: all test asan bench fuzz deps clean
+all: $(LIB) $(BIN)
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*.h server/*.h tests/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c $< -o $@
+
+$(LIB): $(CORE_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BIN): $(SERVER_OBJ) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(SERVER_OBJ) $(LIB) $(SERVER_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(LIB) $(wildcard tests/*.h include/*.h core/*.h)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+
+# Tests find ../shared and the installed ONNX test data themselves and skip,
+# with the reason, what is absent.
+test: all $(TEST_BIN)
+	@CAMSERVE_BIN=$(abspath $(BIN)) tests/run.sh $(TEST_BIN)
+
+# AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suites.
+asan:
+	$(MAKE) BUILD=build/asan OPT=-O1 \
+	  CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DCAM_NO_CLONES" \
+	  LDLIBS="-fsanitize=address,undefined -ldl -lm -pthread" test
+
+deps:
+	tools/install-deps
+
+clean:
+	rm -rf $(BUILD)
