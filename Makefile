@@ -7,7 +7,7 @@ CFLAGS  ?=
 CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
            -fno-math-errno -pthread -Iinclude -Icore
 LDLIBS  += -ldl -lm -pthread
-SERVER_LIBS ?=
+SERVER_LIBS ?= -lcjson
 
 CORE_SRC   := $(wildcard core/*.c core/ops/*.c)
 SERVER_SRC := $(wildcard server/*.c)

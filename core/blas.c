@@ -31,7 +31,7 @@ typedef void (*set_threads_fn)(int);
 static pthread_once_t g_once = PTHREAD_ONCE_INIT;
 static sgemm_fn g_sgemm;
 static corename_fn g_corename;
-static char g_error[256];
+static char g_error[1024];
 static char g_library[512];
 static const char *g_corename_str = "none";
 

@@ -16,7 +16,7 @@
 
 static int check_passed, check_failed, check_skipped;
 static int check_cur_failed, check_cur_skipped;
-static char check_msg[512];
+static char check_msg[4096];
 static jmp_buf check_jmp;
 
 #define TEST(name) static void name(void)

@@ -1,0 +1,50 @@
+/* model.h: the loaded model (struct cam_model) as the files of core/ share it. */
+#ifndef CAM_MODEL_H
+#define CAM_MODEL_H
+
+#include "internal.h"
+
+typedef struct cam__op_count { char *name; int count; } cam__op_count;
+
+struct cam_model {
+    /* the graph */
+    cam__value *values;
+    int n_values, cap_values;
+    cam__node *nodes;            /* file order until graph.c sorts them */
+    int n_nodes, cap_nodes;
+    int *inputs, n_inputs;       /* graph inputs that are not initializers */
+    int *outputs, n_outputs;
+    int *exec, n_exec;           /* live nodes in execution order */
+    /* name -> value index (open addressing, power-of-two capacity) */
+    int *map;
+    size_t map_cap;
+    /* file facts */
+    int64_t ir_version, opset;
+    char *producer;
+    cam__op_count *op_counts;
+    int n_op_counts;
+    int nodes_in_file;
+    /* plan */
+    size_t arena_bytes, scratch_bytes;
+    cam_model_stats stats;
+    cam_model_options opt;
+};
+
+/* onnx.c: parse an ONNX ModelProto into m (values, nodes, inputs, outputs). */
+cam_status cam__onnx_parse(cam_model *m, const uint8_t *data, size_t len, char *err, size_t errlen);
+/* Parse a serialized TensorProto (also used by the conformance tests). The
+ * result owns its data (cam__aligned_alloc); *declared gets the file dtype. */
+cam_status cam__onnx_parse_tensor(const uint8_t *data, size_t len, cam__tensor *t, cam_dtype *declared,
+                                  char **name, char *err, size_t errlen);
+
+/* model.c: value table */
+int cam__model_find(const cam_model *m, const char *name);      /* -1 if absent */
+int cam__model_value(cam_model *m, const char *name);           /* find or add; -1 on ENOMEM */
+int cam__model_add_node(cam_model *m);                           /* -1 on ENOMEM */
+
+/* graph.c: sort, check, infer shapes, fold, fuse, eliminate dead code. */
+cam_status cam__graph_prepare(cam_model *m, char *err, size_t errlen);
+/* plan.c: assign arena offsets, compute arena and scratch sizes. */
+cam_status cam__plan(cam_model *m, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,202 @@
+/* test_conformance.c: ONNX's official node tests (Debian's libonnx-testdata)
+ * for every operator in our table.
+ *
+ * A test directory holds model.onnx and test_data_set_N/{input,output}_K.pb.
+ * It applies when every operator its model uses is a row of our table; each
+ * applicable directory must load, run and match every output (ONNX backend
+ * tolerance: |y - ref| <= 1e-7 + 1e-3 |ref|; integers exactly), unless it is
+ * listed in `known_unsupported` below with the reason.
+ *
+ *   test_conformance            all applicable directories
+ *   test_conformance relu conv  only directories whose name contains a word
+ *   test_conformance -v         also list the directories that do not apply */
+#include "check.h"
+#include "model.h"
+
+#include <dirent.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#define NODE_DIR "/usr/share/libonnx-testdata/data/node"
+
+/* Directories of implemented operators that we do not run, and why. */
+static const struct { const char *dir, *why; } known_unsupported[] = {
+    {NULL, NULL},
+};
+
+static const char *unsupported_reason(const char *dir) {
+    for (int i = 0; known_unsupported[i].dir; i++)
+        if (strcmp(known_unsupported[i].dir, dir) == 0) return known_unsupported[i].why;
+    return NULL;
+}
+
+static uint8_t *slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    rewind(f);
+    uint8_t *b = malloc((size_t)(n > 0 ? n : 1));
+    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); fclose(f); return NULL; }
+    fclose(f);
+    *len = (size_t)n;
+    return b;
+}
+
+static bool in_table(const char *op) {
+    int count;
+    const cam__op_def *t = cam__op_table(&count);
+    for (int i = 0; i < count; i++)
+        if (strcmp(t[i].name, op) == 0 && t[i].check) return true;
+    return false;
+}
+
+/* 1: every op is ours, 0: some op is not, -1: unreadable */
+static int applies(const char *model_path, char *first_missing, size_t len) {
+    size_t n;
+    uint8_t *buf = slurp(model_path, &n);
+    if (!buf) return -1;
+    cam_model *m = calloc(1, sizeof *m);
+    char err[256];
+    cam_status st = cam__onnx_parse(m, buf, n, err, sizeof err);
+    free(buf);
+    int ok = st == CAM_OK ? 1 : -1;
+    for (int i = 0; ok == 1 && i < m->n_nodes; i++)
+        if (!in_table(m->nodes[i].op_type)) { snprintf(first_missing, len, "%s", m->nodes[i].op_type); ok = 0; }
+    if (st != CAM_OK) snprintf(first_missing, len, "%s", err);
+    cam_model_free(m);
+    return ok;
+}
+
+static const char *g_dir;   /* current test directory, for the TEST body */
+
+static void load_pb(const char *path, cam__tensor *t) {
+    size_t n;
+    uint8_t *buf = slurp(path, &n);
+    CHECK(buf != NULL, "cannot read %s", path);
+    char err[256];
+    cam_status st = cam__onnx_parse_tensor(buf, n, t, NULL, NULL, err, sizeof err);
+    free(buf);
+    CHECK(st == CAM_OK, "%s: %s", path, err);
+}
+
+TEST(node_test) {
+    char path[1024], err[1024];
+    snprintf(path, sizeof path, NODE_DIR "/%s/model.onnx", g_dir);
+    cam_model *m = NULL;
+    cam_status st = cam_model_load(path, NULL, &m, err, sizeof err);
+    CHECK(st == CAM_OK, "load: %s", err);
+    cam_session *s = NULL;
+    CHECK(cam_session_create(m, 2, &s, err, sizeof err) == CAM_OK, "%s", err);
+    int sets = 0;
+    for (int set = 0; set < 16; set++) {
+        char sp[1100];
+        snprintf(sp, sizeof sp, NODE_DIR "/%s/test_data_set_%d", g_dir, set);
+        struct stat stt;
+        if (stat(sp, &stt) != 0) break;
+        sets++;
+        for (int i = 0; i < cam_model_num_inputs(m); i++) {
+            char ip[1200];
+            snprintf(ip, sizeof ip, "%s/input_%d.pb", sp, i);
+            cam__tensor t;
+            load_pb(ip, &t);
+            cam_tensor_info info;
+            cam_model_input_info(m, i, &info);
+            bool same = (size_t)t.numel == info.numel;
+            st = same ? cam_session_set_input(s, i, t.data, t.numel * cam_dtype_size(t.dtype), err, sizeof err) : CAM_EINVAL;
+            cam__aligned_free(t.data);
+            CHECK(st == CAM_OK, "input %d: %s", i, same ? err : "element count differs from the model's input");
+        }
+        cam_session_run(s);
+        for (int o = 0; o < cam_model_num_outputs(m); o++) {
+            char op[1200];
+            snprintf(op, sizeof op, "%s/output_%d.pb", sp, o);
+            cam__tensor ref;
+            load_pb(op, &ref);
+            cam_tensor_info info;
+            cam_model_output_info(m, o, &info);
+            const void *got = cam_session_output(s, o);
+            bool shape_ok = info.rank == ref.rank;
+            for (int d = 0; shape_ok && d < ref.rank; d++) shape_ok = info.dims[d] == ref.dims[d];
+            int64_t bad = -1;
+            double worst = 0;
+            if (shape_ok && ref.dtype == CAM_FLOAT) {
+                for (size_t k = 0; k < ref.numel; k++) {
+                    float y = ((const float *)got)[k], r = cam__f32(&ref)[k];
+                    double d = fabs((double)y - r);
+                    bool both_nan = isnan(y) && isnan(r);
+                    if (!both_nan && !(d <= 1e-7 + 1e-3 * fabs(r)) && !(isinf(r) && y == r)) { bad = (int64_t)k; worst = d; break; }
+                }
+            } else if (shape_ok) {
+                for (size_t k = 0; k < ref.numel; k++)
+                    if (((const int64_t *)got)[k] != cam__i64(&ref)[k]) { bad = (int64_t)k; break; }
+            }
+            double gv = bad >= 0 && ref.dtype == CAM_FLOAT ? ((const float *)got)[bad] : 0;
+            double rv = bad >= 0 && ref.dtype == CAM_FLOAT ? cam__f32(&ref)[bad] : 0;
+            cam__aligned_free(ref.data);
+            if (!shape_ok || bad >= 0) { cam_session_free(s); cam_model_free(m); }
+            CHECK(shape_ok, "set %d output %d: shape differs (rank %d vs %d)", set, o, info.rank, ref.rank);
+            CHECK(bad < 0, "set %d output %d: element %lld is %g, expected %g (|diff| %g)", set, o, (long long)bad, gv, rv, worst);
+        }
+    }
+    cam_session_free(s);
+    cam_model_free(m);
+    CHECK(sets > 0, "no test_data_set_0");
+}
+
+static int by_name(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int main(int argc, char **argv) {
+    bool verbose = false;
+    int nf = 0;
+    char **filters = calloc((size_t)argc + 1, sizeof *filters);
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "-v") == 0) verbose = true;
+        else filters[nf++] = argv[i];
+    }
+    DIR *d = opendir(NODE_DIR);
+    if (!d) {
+        printf("skip - conformance: %s not found (Debian package libonnx-testdata)\n", NODE_DIR);
+        printf("0 passed, 0 failed, 1 skipped\n");
+        return 0;
+    }
+    char **names = NULL;
+    int nn = 0, cap = 0;
+    struct dirent *e;
+    while ((e = readdir(d))) {
+        if (strncmp(e->d_name, "test_", 5) != 0) continue;
+        if (nn == cap) { cap = cap ? cap * 2 : 256; names = realloc(names, (size_t)cap * sizeof *names); }
+        names[nn++] = strdup(e->d_name);
+    }
+    closedir(d);
+    qsort(names, (size_t)nn, sizeof *names, by_name);
+    int not_applicable = 0;
+    for (int i = 0; i < nn; i++) {
+        bool want = nf == 0;
+        for (int f = 0; f < nf && !want; f++) want = strstr(names[i], filters[f]) != NULL;
+        if (!want) continue;
+        char path[1024], missing[256] = "";
+        snprintf(path, sizeof path, NODE_DIR "/%s/model.onnx", names[i]);
+        int a = applies(path, missing, sizeof missing);
+        if (a != 1) {
+            not_applicable++;
+            if (verbose) printf("n/a  - %s: %s\n", names[i], a == 0 ? missing : "unreadable model");
+            continue;
+        }
+        char label[300];
+        snprintf(label, sizeof label, "conformance/%s", names[i]);
+        const char *why = unsupported_reason(names[i]);
+        if (why) {
+            check_skipped++;
+            printf("skip - %s: %s\n", label, why);
+            continue;
+        }
+        g_dir = names[i];
+        check_run(label, node_test);
+    }
+    printf("(%d directories use operators outside our table and were not run; -v lists them)\n", not_applicable);
+    for (int i = 0; i < nn; i++) free(names[i]);
+    free(names);
+    free(filters);
+    return check_summary();
+}
