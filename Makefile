@@ -20,7 +20,7 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 LIB := $(BUILD)/libcamserve.a
 BIN := $(BUILD)/camserve
 
-.PHONY: all test asan bench fuzz deps clean
+.PHONY: all test asan bench fuzz deps clean run
 all: $(LIB) $(BIN)
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*.h server/*.h tests/*.h)
@@ -54,3 +54,21 @@ deps:
 
 clean:
 	rm -rf $(BUILD)
+
+# libFuzzer targets (clang, ASan + UBSan).  New findings land in
+# build/fuzz/corpus_<target>; copy crashers into tests/fuzz/corpus/<target>
+# so that test_fuzz_replay keeps them fixed.
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= onnx
+FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DCAM_NO_CLONES
+fuzz:
+	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build/fuzz/libcamserve.a
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  clang -std=c11 -O1 -g $(FUZZ_FLAGS) -fsanitize=fuzzer -DCAM_LIBFUZZER -D_GNU_SOURCE -Iinclude -Icore \
+	    tests/fuzz/fuzz_$$t.c build/fuzz/libcamserve.a -ldl -lm -pthread -o build/fuzz/fuzz_$$t; \
+	  mkdir -p build/fuzz/corpus_$$t; \
+	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 $$dict \
+	    build/fuzz/corpus_$$t tests/fuzz/corpus/$$t; \
+	done

@@ -1,0 +1,161 @@
+/* convbench.c: times Conv forward on representative layers (ResNet-18,
+ * MobileNetV2, EfficientNet) at 1 and 2 threads and compares with one plain
+ * sgemm of the same M x N x K, the ceiling for the GEMM paths.
+ *
+ *   make && gcc -std=c11 -O3 -D_GNU_SOURCE -pthread -Iinclude -Icore \
+ *       tools/convbench.c build/libcamserve.a -ldl -lm -o build/convbench
+ *   build/convbench [filter] */
+#include "internal.h"
+#include "ops/conv.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct {
+    const char *name;
+    int64_t c, h, w, m, k, s, pad, group;
+} layer;
+
+static const layer k_layers[] = {
+    {"resnet18 stem 7x7 s2 3->64 @224", 3, 224, 224, 64, 7, 2, 3, 1},
+    {"resnet18 3x3 64->64 @56", 64, 56, 56, 64, 3, 1, 1, 1},
+    {"resnet18 3x3 s2 128->256 @28", 128, 28, 28, 256, 3, 2, 1, 1},
+    {"resnet18 3x3 256->256 @14", 256, 14, 14, 256, 3, 1, 1, 1},
+    {"resnet18 3x3 512->512 @7", 512, 7, 7, 512, 3, 1, 1, 1},
+    {"resnet18 1x1 s2 64->128 @56", 64, 56, 56, 128, 1, 2, 0, 1},
+    {"mbv2 1x1 32->192 @112", 32, 112, 112, 192, 1, 1, 0, 1},
+    {"mbv2 1x1 144->24 @56", 144, 56, 56, 24, 1, 1, 0, 1},
+    {"mbv2 1x1 960->160 @7", 960, 7, 7, 160, 1, 1, 0, 1},
+    {"dw 3x3 s1 32 @112", 32, 112, 112, 32, 3, 1, 1, 32},
+    {"dw 3x3 s1 144 @56", 144, 56, 56, 144, 3, 1, 1, 144},
+    {"dw 3x3 s2 96 @112", 96, 112, 112, 96, 3, 2, 1, 96},
+    {"dw 3x3 s1 384 @14", 384, 14, 14, 384, 3, 1, 1, 384},
+    {"dw 3x3 s1 960 @7", 960, 7, 7, 960, 3, 1, 1, 960},
+    {"dw 5x5 s1 240 @28", 240, 28, 28, 240, 5, 1, 2, 240},
+    {"dw 5x5 s2 144 @56", 144, 56, 56, 144, 5, 2, 2, 144},
+    {"group 3x3 g32 128->128 @56", 128, 56, 56, 128, 3, 1, 1, 32},
+};
+
+static double now(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static float *rand_buf(size_t n, unsigned seed) {
+    float *p = cam__aligned_alloc(n * sizeof(float));
+    if (!p) { fprintf(stderr, "out of memory\n"); exit(1); }
+    for (size_t i = 0; i < n; i++) {
+        seed = seed * 1664525u + 1013904223u;
+        p[i] = (float)((seed >> 8) * (1.0 / 16777216.0)) * 2.0f - 1.0f;
+    }
+    return p;
+}
+
+/* best-of-reps wall time of fn, repeated until ~0.2 s have passed */
+static double time_min(void (*fn)(void *), void *arg) {
+    fn(arg);   /* warm caches and pool */
+    double best = 1e30, start = now();
+    for (int r = 0; r < 1000 && (r < 5 || now() - start < 0.2); r++) {
+        double t = now();
+        fn(arg);
+        t = now() - t;
+        if (t < best) best = t;
+    }
+    return best;
+}
+
+typedef struct {
+    const cam__node *node;
+    const cam__tensor *const *in;
+    cam__tensor *const *out;
+    const cam__ctx *ctx;
+} fwd_arg;
+static void run_fwd(void *a) {
+    fwd_arg *f = a;
+    f->node->op->forward(f->node, f->in, f->out, f->ctx);
+}
+
+typedef struct { int m, n, k; const float *a, *b; float *c; } gemm_arg;
+static void run_gemm(void *p) {
+    gemm_arg *g = p;
+    cam__sgemm(false, false, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->n, 0.0f, g->c, g->n);
+}
+
+int main(int argc, char **argv) {
+    char err[256];
+    if (cam_runtime_init(err, sizeof err) != CAM_OK) { fprintf(stderr, "%s\n", err); return 1; }
+    const char *filter = argc > 1 ? argv[1] : NULL;
+    printf("BLAS kernel %s\n", cam_blas_corename());
+    {   /* the ceiling */
+        int n = 1024;
+        float *a = rand_buf((size_t)n * n, 1), *b = rand_buf((size_t)n * n, 2), *c = rand_buf((size_t)n * n, 3);
+        gemm_arg g = {n, n, n, a, b, c};
+        double t = time_min(run_gemm, &g);
+        printf("sgemm 1024^3: %.1f GFLOP/s\n\n", 2.0 * n * n * n / t * 1e-9);
+        cam__aligned_free(a); cam__aligned_free(b); cam__aligned_free(c);
+    }
+    printf("%-32s %8s %9s %9s %9s %9s %9s\n", "layer (ReLU fused)", "MFLOP", "ms 1T", "GF/s 1T", "ms 2T",
+           "GF/s 2T", "sgemm GF/s");
+    /* ops.h declares the op functions weak, so a static link pulls conv.o in
+     * only through a strong reference */
+    void (*volatile keep)(float *, float *, int64_t, int64_t, const float *, const float *, const float *,
+                          const float *, float) = cam__conv_fold_bn;
+    (void)keep;
+    const cam__op_def *op = cam__op_find("Conv", 13);
+    if (!op) { fprintf(stderr, "no Conv op\n"); return 1; }
+    for (size_t li = 0; li < sizeof k_layers / sizeof k_layers[0]; li++) {
+        const layer *L = &k_layers[li];
+        if (filter && !strstr(L->name, filter)) continue;
+        cam__attr attrs[4];
+        int64_t strides[2] = {L->s, L->s}, pads[4] = {L->pad, L->pad, L->pad, L->pad};
+        memset(attrs, 0, sizeof attrs);
+        attrs[0] = (cam__attr){.name = "strides", .type = CAM__ATTR_INTS, .ints = strides, .n = 2};
+        attrs[1] = (cam__attr){.name = "pads", .type = CAM__ATTR_INTS, .ints = pads, .n = 4};
+        attrs[2] = (cam__attr){.name = "group", .type = CAM__ATTR_INT, .i = L->group};
+        int in_idx[3] = {0, 1, 2}, out_idx[1] = {3};
+        cam__node node = {.name = "bench", .op_type = "Conv", .domain = "", .op = op, .opset = 13, .n_in = 3,
+                          .n_out = 1, .in = in_idx, .out = out_idx, .attrs = attrs, .n_attrs = 3,
+                          .act = {CAM__ACT_RELU, 0, 0}};
+        cam__tensor x = {0}, w = {0}, b = {0}, y = {0};
+        x.dtype = w.dtype = b.dtype = CAM_FLOAT;
+        cam__tensor_set_shape(&x, 4, (int64_t[]){1, L->c, L->h, L->w});
+        cam__tensor_set_shape(&w, 4, (int64_t[]){L->m, L->c / L->group, L->k, L->k});
+        cam__tensor_set_shape(&b, 1, (int64_t[]){L->m});
+        w.data = rand_buf(w.numel, 5);
+        b.data = rand_buf(b.numel, 6);
+        cam__tensor *in[3] = {&x, &w, &b}, *out[1] = {&y};
+        if (op->check(&node, err, sizeof err) != CAM_OK || op->shape(&node, in, out, err, sizeof err) != CAM_OK) {
+            fprintf(stderr, "%s: %s\n", L->name, err);
+            return 1;
+        }
+        x.data = rand_buf(x.numel, 4);
+        y.data = rand_buf(y.numel, 7);
+        double ms[2];
+        for (int threads = 1; threads <= 2; threads++) {
+            cam__pool *pool = NULL;
+            if (threads > 1 && cam__pool_create(threads, &pool) != CAM_OK) return 1;
+            size_t stride = (node.scratch + CAM__ALIGN - 1) & ~(size_t)(CAM__ALIGN - 1);
+            cam__ctx ctx = {pool, cam__aligned_alloc(stride * (size_t)threads + CAM__ALIGN), stride};
+            fwd_arg fa = {&node, (const cam__tensor *const *)in, out, &ctx};
+            ms[threads - 1] = time_min(run_fwd, &fa) * 1e3;
+            cam__aligned_free(ctx.scratch);
+            cam__pool_free(pool);
+        }
+        /* the same product as one sgemm (per group, times groups) */
+        int64_t oh = y.dims[2], ow = y.dims[3], kk = L->c / L->group * L->k * L->k, mg = L->m / L->group;
+        float *ga = rand_buf((size_t)(mg * kk), 8), *gb = rand_buf((size_t)(kk * oh * ow), 9),
+              *gc = rand_buf((size_t)(mg * oh * ow), 10);
+        gemm_arg g = {(int)mg, (int)(oh * ow), (int)kk, ga, gb, gc};
+        double tg = time_min(run_gemm, &g) * (double)L->group;
+        double mf = node.flops * 1e-6;
+        printf("%-32s %8.1f %9.3f %9.1f %9.3f %9.1f %9.1f\n", L->name, mf, ms[0], mf / ms[0], ms[1], mf / ms[1],
+               mf / (tg * 1e3));
+        cam__aligned_free(ga); cam__aligned_free(gb); cam__aligned_free(gc);
+        cam__aligned_free(x.data); cam__aligned_free(w.data); cam__aligned_free(b.data); cam__aligned_free(y.data);
+        free(node.params);
+    }
+    return 0;
+}
