@@ -72,3 +72,7 @@ fuzz:
 	  build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 $$dict \
 	    build/fuzz/corpus_$$t tests/fuzz/corpus/$$t; \
 	done
+
+# camserve vs ONNX Runtime, side by side (see tools/bench.sh for knobs)
+bench: all
+	tools/bench.sh
