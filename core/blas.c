@@ -9,9 +9,15 @@
  * from the CPU's own feature flags (cpuid via __builtin_cpu_supports).  A
  * value the user set is respected.
  *
- * We prefer the single-threaded ("serial") build: parallelism inside a
- * forward pass is ours (cam__pool), and the pthread build serialises calls
- * made from several threads, which would defeat one-session-per-worker. */
+ * Parallelism inside a forward pass is ours (cam__pool): every thread calls
+ * sgemm on its own tile with OpenBLAS limited to one thread, which runs the
+ * kernel inline in the caller.  That needs a build that is safe to call from
+ * several threads at once.  Debian's "serial" build is not: two threads
+ * running sgemm concurrently corrupt each other's results about once in a
+ * thousand calls (measured; tests/test_blas.c checks for it), as it is built
+ * without USE_LOCKING and shares its packing buffers.  The pthread build
+ * locks its buffer table, so we load that one (or the OpenMP one) and set
+ * its thread count to 1. */
 #include "internal.h"
 
 #include <dlfcn.h>
@@ -54,14 +60,13 @@ static void load_blas(void) {
     /* Our pool does the threading; keep OpenBLAS's own threads out of it. */
     if (!getenv("OPENBLAS_NUM_THREADS")) setenv("OPENBLAS_NUM_THREADS", "1", 0);
 
-    const char *candidates[5];
+    const char *candidates[4];
     int nc = 0;
     const char *user = getenv("CAMSERVE_BLAS_LIBRARY");
     if (user && *user) candidates[nc++] = user;
-    candidates[nc++] = "/usr/lib/x86_64-linux-gnu/openblas-serial/libopenblas.so.0";
-    candidates[nc++] = "/usr/lib/aarch64-linux-gnu/openblas-serial/libopenblas.so.0";
+    candidates[nc++] = "/usr/lib/x86_64-linux-gnu/openblas-pthread/libopenblas.so.0";
+    candidates[nc++] = "/usr/lib/x86_64-linux-gnu/openblas-openmp/libopenblas.so.0";
     candidates[nc++] = "libopenblas.so.0";
-    candidates[nc++] = "libopenblas.so";
 
     void *h = NULL;
     for (int i = 0; i < nc && !h; i++) {

@@ -147,7 +147,7 @@ static cam_status resolve_ops(cam_model *m, char *err, size_t errlen) {
             int count;
             const cam__op_def *t = cam__op_table(&count);
             for (int k = 0; k < count; k++)
-                if (strcmp(t[k].name, n->op_type) == 0 && t[k].check)
+                if (strcmp(t[k].name, n->op_type) == 0)
                     return cam__fail(err, errlen, CAM_EUNSUPPORTED, "node %s: operator %s is supported for opsets "
                                      "%d to %d, the model uses opset %lld", n->name, n->op_type, t[k].opset_min,
                                      t[k].opset_max, (long long)m->opset);

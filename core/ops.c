@@ -19,7 +19,7 @@ const cam__op_def *cam__op_table(int *count) {
 
 const cam__op_def *cam__op_find(const char *name, int64_t opset) {
     for (size_t i = 0; i < sizeof g_ops / sizeof g_ops[0]; i++)
-        if (g_ops[i].check && g_ops[i].forward && strcmp(g_ops[i].name, name) == 0 && opset >= g_ops[i].opset_min && opset <= g_ops[i].opset_max)
+        if (strcmp(g_ops[i].name, name) == 0 && opset >= g_ops[i].opset_min && opset <= g_ops[i].opset_max)
             return &g_ops[i];
     return NULL;
 }

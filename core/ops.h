@@ -6,16 +6,13 @@
 #define CAM_OPS_H
 #include "internal.h"
 
-/* Weak during bring-up so that a family not written yet links as NULL rows
- * (cam__op_find skips them).  TODO(lead): remove once every family exists. */
-#define CAM__WEAK __attribute__((weak))
 #define CAM__OP_DECL(Op)                                                                  \
-    CAM__WEAK cam_status cam__op_##Op##_check(cam__node *n, char *err, size_t errlen);               \
-    CAM__WEAK cam_status cam__op_##Op##_shape(cam__node *n, cam__tensor *const *in,                  \
+    cam_status cam__op_##Op##_check(cam__node *n, char *err, size_t errlen);               \
+    cam_status cam__op_##Op##_shape(cam__node *n, cam__tensor *const *in,                  \
                                     cam__tensor *const *out, char *err, size_t errlen);    \
-    CAM__WEAK void cam__op_##Op##_forward(const cam__node *n, const cam__tensor *const *in,          \
+    void cam__op_##Op##_forward(const cam__node *n, const cam__tensor *const *in,          \
                                 cam__tensor *const *out, const cam__ctx *ctx);             \
-    CAM__WEAK void cam__op_##Op##_reference(const cam__node *n, const cam__tensor *const *in,        \
+    void cam__op_##Op##_reference(const cam__node *n, const cam__tensor *const *in,        \
                                   cam__tensor *const *out, const cam__ctx *ctx);
 
 /* the table, in one place: X(Op, opset_min, opset_max, min_in, max_in, min_out, max_out, flags) */
