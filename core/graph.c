@@ -22,6 +22,37 @@
 
 /* ---- 1. input shapes ------------------------------------------------------- */
 
+/* options.constants: graph inputs that become initializers. */
+static cam_status bind_constants(cam_model *m, char *err, size_t errlen) {
+    for (int c = 0; c < m->opt.n_constants; c++) {
+        const cam_constant_input *ci = &m->opt.constants[c];
+        int v = cam__model_find(m, ci->name);
+        int k = 0;
+        while (k < m->n_inputs && m->inputs[k] != v) k++;
+        if (v < 0 || k == m->n_inputs)
+            return cam__fail(err, errlen, CAM_EINVAL, "'%s' is not a graph input", ci->name);
+        cam__value *val = &m->values[v];
+        cam__tensor t = {0};
+        size_t esz = cam_dtype_size(ci->dtype);
+        if (!esz || !cam__tensor_set_shape(&t, ci->rank, ci->dims))
+            return cam__fail(err, errlen, CAM_EINVAL, "bad dtype or shape for constant input '%s'", ci->name);
+        t.dtype = ci->dtype == CAM_FLOAT ? CAM_FLOAT : CAM_INT64;
+        if (!(t.data = cam__aligned_alloc(t.numel * cam_dtype_size(t.dtype))))
+            return cam__fail(err, errlen, CAM_ENOMEM, "out of memory");
+        if (ci->dtype == CAM_INT32)
+            for (size_t i = 0; i < t.numel; i++) cam__i64(&t)[i] = ((const int32_t *)ci->data)[i];
+        else
+            memcpy(t.data, ci->data, t.numel * esz);
+        val->declared = ci->dtype;
+        val->kind = CAM__V_CONST;
+        val->t = t;
+        val->shape_known = true;
+        memmove(&m->inputs[k], &m->inputs[k + 1], (size_t)(m->n_inputs - k - 1) * sizeof *m->inputs);
+        m->n_inputs--;
+    }
+    return CAM_OK;
+}
+
 static cam_status bind_inputs(cam_model *m, char *err, size_t errlen) {
     for (int i = 0; i < m->n_inputs; i++) {
         cam__value *v = &m->values[m->inputs[i]];
@@ -491,6 +522,7 @@ cam_status cam__graph_prepare(cam_model *m, char *err, size_t errlen) {
             return cam__fail(err, errlen, CAM_EINVAL, "tensor '%s' does not exist in the graph", m->opt.keep[k]);
         m->values[v].keep = true;
     }
+    if ((st = bind_constants(m, err, errlen)) != CAM_OK) return st;
     if ((st = bind_inputs(m, err, errlen)) != CAM_OK) return st;
     if ((st = sort_nodes(m, err, errlen)) != CAM_OK) return st;
     if ((st = resolve_ops(m, err, errlen)) != CAM_OK) return st;

@@ -19,9 +19,11 @@
 
 /* Hot loops are compiled for AVX-512, AVX2+FMA and baseline x86-64; the
  * loader picks the best at run time (GNU ifunc), so one binary runs fast on
- * any x86-64 CPU without -march=native. */
+ * any x86-64 CPU without -march=native.  The x86-64-v4/v3 levels dispatch
+ * on CPU features; naming CPUs (arch=skylake-avx512) would dispatch on the
+ * CPU model and send AMD and newer Xeons to the baseline code. */
 #if defined(__x86_64__) && !defined(CAM_NO_CLONES) && !defined(__clang__)
-#define CAM__HOT __attribute__((target_clones("arch=skylake-avx512", "arch=haswell", "default")))
+#define CAM__HOT __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define CAM__HOT
 #endif

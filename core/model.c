@@ -154,6 +154,7 @@ cam_status cam_model_load_buffer(const void *data, size_t len, const cam_model_o
     if (opt) m->opt = *opt;
     else cam_model_options_init(&m->opt);
     m->opt.keep = NULL;   /* not owned; applied during prepare only */
+    m->opt.constants = NULL;
     if ((st = cam__onnx_parse(m, data, len, err, errlen)) != CAM_OK ||
         (st = count_ops(m)) != CAM_OK) {
         if (st == CAM_ENOMEM) cam__fail(err, errlen, st, "out of memory loading the model");
@@ -161,10 +162,17 @@ cam_status cam_model_load_buffer(const void *data, size_t len, const cam_model_o
         return st;
     }
     /* keep-list is applied by prepare; pass it through for that call only */
-    if (opt) { m->opt.keep = opt->keep; m->opt.n_keep = opt->n_keep; }
+    if (opt) {
+        m->opt.keep = opt->keep;
+        m->opt.n_keep = opt->n_keep;
+        m->opt.constants = opt->constants;
+        m->opt.n_constants = opt->n_constants;
+    }
     st = cam__graph_prepare(m, err, errlen);
     m->opt.keep = NULL;
     m->opt.n_keep = 0;
+    m->opt.constants = NULL;
+    m->opt.n_constants = 0;
     if (st == CAM_OK) st = cam__plan(m, err, errlen);
     if (st != CAM_OK) { cam_model_free(m); return st; }
     *out = m;

@@ -69,7 +69,20 @@ typedef struct cam_model_options {
     int optimize;   /* 1 (default): fold BatchNorm, fuse activations; 0: run the graph as written */
     const char *const *keep; /* tensors that must stay readable after a run */
     int n_keep;
+    /* Graph inputs to bind to fixed values at load, turning them into
+     * constants (e.g. a Reshape target or Clip bounds fed as inputs); data is
+     * copied.  dtype CAM_FLOAT, CAM_INT32 or CAM_INT64. */
+    const struct cam_constant_input *constants;
+    int n_constants;
 } cam_model_options;
+
+typedef struct cam_constant_input {
+    const char *name;
+    cam_dtype dtype;
+    int rank;
+    const int64_t *dims;
+    const void *data;
+} cam_constant_input;
 
 void cam_model_options_init(cam_model_options *o);
 
