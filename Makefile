@@ -3,10 +3,11 @@
 CC      ?= gcc
 BUILD   ?= build
 OPT     ?= -O3
-CFLAGS  ?=
-CFLAGS  += -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
-           -fno-math-errno -pthread -Iinclude -Icore
-LDLIBS  += -ldl -lm -pthread
+SAN     ?=
+EXTRA   ?=
+CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
+           -fno-math-errno -pthread -Iinclude -Icore $(SAN) $(EXTRA)
+LDLIBS  := $(SAN) -ldl -lm -pthread
 SERVER_LIBS ?= -lcjson
 
 CORE_SRC   := $(wildcard core/*.c core/ops/*.c)
@@ -45,9 +46,8 @@ test: all $(TEST_BIN)
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suites.
 asan:
-	$(MAKE) BUILD=build/asan OPT=-O1 \
-	  CFLAGS="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined -DCAM_NO_CLONES" \
-	  LDLIBS="-fsanitize=address,undefined -ldl -lm -pthread" test
+	ASAN_OPTIONS=detect_leaks=1 $(MAKE) BUILD=build/asan OPT=-O1 EXTRA=-DCAM_NO_CLONES \
+	  SAN="-fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined" test
 
 deps:
 	tools/install-deps
@@ -62,7 +62,7 @@ FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= onnx
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DCAM_NO_CLONES
 fuzz:
-	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 CFLAGS="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build/fuzz/libcamserve.a
+	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build/fuzz/libcamserve.a
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  clang -std=c11 -O1 -g $(FUZZ_FLAGS) -fsanitize=fuzzer -DCAM_LIBFUZZER -D_GNU_SOURCE -Iinclude -Icore \
 	    tests/fuzz/fuzz_$$t.c build/fuzz/libcamserve.a -ldl -lm -pthread -o build/fuzz/fuzz_$$t; \

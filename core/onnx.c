@@ -203,7 +203,9 @@ cam_status cam__onnx_parse_tensor(const uint8_t *data, size_t len, cam__tensor *
     }
     t->data = cam__aligned_alloc(n * cam_dtype_size(t->dtype));
     if (!t->data) goto nomem;
-    if (t->dtype == CAM_FLOAT) {
+    if (n == 0) {
+        /* empty tensor: nothing to copy (and the data pointers may be NULL) */
+    } else if (t->dtype == CAM_FLOAT) {
         float *o = t->data;
         if (dtype == CAM_FLOAT) {
             if (has_raw) memcpy(o, raw.p, n * 4);

@@ -47,7 +47,7 @@
     X(Shape, 1, 22, 1, 1, 1, 1, CAM__OP_INT | CAM__OP_SHAPE_ONLY)           \
     X(Gather, 1, 22, 2, 2, 1, 1, CAM__OP_INT)                               \
     X(Constant, 1, 22, 0, 0, 1, 1, CAM__OP_INT)                             \
-    /* pooling and reductions: core/ops/pool.c */                           \
+    /* pooling and reductions: core/ops/pooling.c */                           \
     X(MaxPool, 1, 22, 1, 1, 1, 2, 0)                                        \
     X(AveragePool, 1, 22, 1, 1, 1, 1, 0)                                    \
     X(GlobalAveragePool, 1, 22, 1, 1, 1, 1, 0)                              \

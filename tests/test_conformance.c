@@ -54,7 +54,7 @@ static const struct { const char *dir, *why; } known_unsupported[] = {
     {"test_identity_opt", "optional-typed input: only tensors are supported"},
     {"test_identity_sequence", "sequence-typed input: only tensors are supported"},
     {"test_maxpool_2d_uint8", "8-bit integer tensors: camserve runs float32 with int64/int32 shape tensors"},
-    {"test_maxpool_with_argmax_2d_precomputed_pads", "Pad on int64 data: Pad is implemented for float activations"},
+    {"test_maxpool_with_argmax_2d_precomputed_pads", "MaxPool's Indices output: inference graphs of CNNs do not use it"},
     {"test_maxpool_with_argmax_2d_precomputed_strides", "MaxPool's Indices output: inference graphs of CNNs do not use it"},
     {"test_mul_uint8", "8-bit integer tensors: camserve runs float32 with int64/int32 shape tensors"},
     {"test_reflect_pad", "Pad on int64 data: Pad is implemented for float activations"},
