@@ -27,16 +27,21 @@ const char *cam__attr_string(const cam__node *n, const char *name, const char *d
     return a && a->type == CAM__ATTR_STRING ? a->s : dflt;
 }
 
+/* Absent or mistyped lists read as empty, never NULL: callers may memcpy
+ * zero elements from them. */
+static const int64_t no_ints[1];
+static const float no_floats[1];
+
 int cam__attr_ints(const cam__node *n, const char *name, const int64_t **v) {
     const cam__attr *a = cam__attr_find(n, name);
-    if (!a || a->type != CAM__ATTR_INTS) { *v = NULL; return 0; }
+    if (!a || a->type != CAM__ATTR_INTS) { *v = no_ints; return 0; }
     *v = a->ints;
     return a->n;
 }
 
 int cam__attr_floats(const cam__node *n, const char *name, const float **v) {
     const cam__attr *a = cam__attr_find(n, name);
-    if (!a || a->type != CAM__ATTR_FLOATS) { *v = NULL; return 0; }
+    if (!a || a->type != CAM__ATTR_FLOATS) { *v = no_floats; return 0; }
     *v = a->floats;
     return a->n;
 }

@@ -152,7 +152,7 @@ static cam_status sort_nodes(cam_model *m, char *err, size_t errlen) {
     cam__node *sorted = malloc(((size_t)nn + 1) * sizeof *sorted);
     if (!sorted) { st = cam__fail(err, errlen, CAM_ENOMEM, "out of memory"); goto done; }
     for (int i = 0; i < nn; i++) sorted[i] = m->nodes[order[i]];
-    memcpy(m->nodes, sorted, (size_t)nn * sizeof *sorted);
+    if (nn) memcpy(m->nodes, sorted, (size_t)nn * sizeof *sorted);
     free(sorted);
     for (int i = 0; i < nn; i++)
         for (int k = 0; k < m->nodes[i].n_out; k++) m->values[m->nodes[i].out[k]].producer = i;

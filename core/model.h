@@ -44,6 +44,10 @@ int cam__model_add_node(cam_model *m);                           /* -1 on ENOMEM
 
 /* graph.c: sort, check, infer shapes, fold, fuse, eliminate dead code. */
 cam_status cam__graph_prepare(cam_model *m, char *err, size_t errlen);
+/* session.c: run every node's reference kernel instead of the optimised
+ * one (single-threaded plain loops): the oracle of the model tests. */
+void cam__session_use_reference(cam_session *s, bool on);
+
 /* plan.c: assign arena offsets, compute arena and scratch sizes. */
 cam_status cam__plan(cam_model *m, char *err, size_t errlen);
 

@@ -17,8 +17,11 @@ struct cam_session {
     cam__pool *pool;
     cam__ctx ctx;
     bool profiling;
+    bool reference;              /* run reference kernels (tests) */
     uint64_t *prof_ns;
 };
+
+void cam__session_use_reference(cam_session *s, bool on) { s->reference = on; }
 
 const cam_model *cam_session_model(const cam_session *s) { return s->m; }
 
@@ -106,7 +109,7 @@ void cam_session_run(cam_session *s) {
         const cam__node *n = &m->nodes[m->exec[i]];
         cam__tensor **a = s->args + s->arg_start[i];
         uint64_t t0 = s->profiling ? now_ns() : 0;
-        n->op->forward(n, (const cam__tensor *const *)a, a + n->n_in, &s->ctx);
+        (s->reference ? n->op->reference : n->op->forward)(n, (const cam__tensor *const *)a, a + n->n_in, &s->ctx);
         if (s->profiling) s->prof_ns[i] = now_ns() - t0;
     }
 }
