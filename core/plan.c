@@ -47,7 +47,9 @@ cam_status cam__plan(cam_model *m, char *err, size_t errlen) {
     for (int v = 0; v < nv; v++) {
         cam__value *val = &m->values[v];
         if (first[v] == -2 || val->kind == CAM__V_CONST) continue;
-        if (val->is_output || val->keep) last[v] = m->n_exec;
+        /* graph inputs live through the whole run too: the caller writes
+         * them once and may run again (camserve bench does) */
+        if (val->is_output || val->keep || val->kind == CAM__V_INPUT) last[v] = m->n_exec;
         size_t bytes;
         if (!cam__mul_ok(val->t.numel, cam_dtype_size(val->t.dtype), &bytes) || bytes > ((size_t)1 << 40)) {
             st = cam__fail(err, errlen, CAM_ELIMIT, "tensor '%s' is too large", val->name);
