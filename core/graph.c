@@ -319,6 +319,16 @@ static void take_output(cam_model *m, int node, int to) {
     m->values[to].producer = node;
 }
 
+/* A new value named base, or base#2, base#3, ... when that name is taken:
+ * node names need not be unique, so "<conv name>/folded_weight" may already
+ * exist.  -1 on ENOMEM. */
+static int new_value(cam_model *m, const char *base) {
+    char name[560];   /* room for a suffix after a base of up to 511 chars */
+    snprintf(name, sizeof name, "%s", base);
+    for (int k = 2; cam__model_find(m, name) >= 0; k++) snprintf(name, sizeof name, "%s#%d", base, k);
+    return cam__model_value(m, name);
+}
+
 static cam_status fold_batchnorm(cam_model *m, char *err, size_t errlen) {
     count_uses(m);
     for (int i = 0; i < m->n_nodes; i++) {
@@ -354,10 +364,10 @@ static cam_status fold_batchnorm(cam_model *m, char *err, size_t errlen) {
         /* new constant values for the folded weights */
         char name[512];
         snprintf(name, sizeof name, "%s/folded_weight", conv->name);
-        int wi = cam__model_value(m, name);
+        int wi = new_value(m, name);
         snprintf(name, sizeof name, "%s/folded_bias", conv->name);
-        int bi = wi < 0 ? -1 : cam__model_value(m, name);
-        if (wi < 0 || bi < 0 || m->values[wi].kind == CAM__V_CONST) {
+        int bi = wi < 0 ? -1 : new_value(m, name);
+        if (wi < 0 || bi < 0) {
             cam__aligned_free(nw);
             cam__aligned_free(nb);
             return cam__fail(err, errlen, CAM_ENOMEM, "out of memory folding %s", bn->name);
