@@ -449,9 +449,15 @@ static void fuse_activations(cam_model *m) {
             count_uses(m);
             continue;
         }
-        /* x * sigmoid(x) (SiLU/Swish, EfficientNet): x is read by the Sigmoid
-         * and by one Mul that also reads the Sigmoid's output. */
-        if (act.kind != CAM__ACT_SIGMOID || x->n_uses != 2 || x->is_output || x->keep) continue;
+        /* Gated forms x * g(x): x is read by the gate and by one Mul that
+         * also reads the gate's output.  x*sigmoid(x) is SiLU (EfficientNet);
+         * x*HardSigmoid(x) with alpha 1/6, beta 1/2 is HardSwish as
+         * torch.onnx writes it below opset 14 (MobileNetV3). */
+        cam__act_kind gated = CAM__ACT_NONE;
+        if (act.kind == CAM__ACT_SIGMOID) gated = CAM__ACT_SILU;
+        if (act.kind == CAM__ACT_HARDSIGMOID && fabsf(act.a - 1.0f / 6.0f) < 1e-6f && fabsf(act.b - 0.5f) < 1e-6f)
+            gated = CAM__ACT_HARDSWISH;
+        if (gated == CAM__ACT_NONE || x->n_uses != 2 || x->is_output || x->keep) continue;
         cam__value *s = &m->values[an->out[0]];
         if (!internal_single_use(s)) continue;
         for (int j = i + 1; j < m->n_nodes; j++) {
@@ -460,7 +466,7 @@ static void fuse_activations(cam_model *m) {
             if (!((mul->in[0] == xi && mul->in[1] == an->out[0]) || (mul->in[1] == xi && mul->in[0] == an->out[0])))
                 continue;
             if (m->values[mul->out[0]].t.numel != x->t.numel) break;
-            p->act.kind = CAM__ACT_SILU;
+            p->act.kind = gated;
             take_output(m, x->producer, mul->out[0]);
             an->dead = true;
             mul->dead = true;
