@@ -6,7 +6,7 @@ OPT     ?= -O3
 SAN     ?=
 EXTRA   ?=
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
-           -fno-math-errno -pthread -Iinclude -Icore $(SAN) $(EXTRA)
+           -fno-math-errno -ffp-contract=fast -pthread -Iinclude -Icore $(SAN) $(EXTRA)
 LDLIBS  := $(SAN) -ldl -lm -pthread
 SERVER_LIBS ?= -lcjson
 
