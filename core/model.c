@@ -14,6 +14,7 @@
 void cam_model_options_init(cam_model_options *o) {
     memset(o, 0, sizeof *o);
     o->optimize = 1;
+    o->cam = 1;
 }
 
 /* ---- name -> value index ----------------------------------------------------- */
