@@ -7,8 +7,8 @@ SAN     ?=
 EXTRA   ?=
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
            -fno-math-errno -ffp-contract=fast -pthread -Iinclude -Icore $(SAN) $(EXTRA)
-LDLIBS  := $(SAN) -ldl -lm -pthread
-SERVER_LIBS ?= -lcjson
+LDLIBS  := $(SAN) -lturbojpeg -lpng -lz -lcjson -ldl -lm -pthread
+SERVER_LIBS ?=
 
 CORE_SRC   := $(wildcard core/*.c core/ops/*.c)
 SERVER_SRC := $(wildcard server/*.c)
@@ -65,7 +65,7 @@ fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build/fuzz/libcamserve.a
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  clang -std=c11 -O1 -g $(FUZZ_FLAGS) -fsanitize=fuzzer -DCAM_LIBFUZZER -D_GNU_SOURCE -Iinclude -Icore \
-	    tests/fuzz/fuzz_$$t.c build/fuzz/libcamserve.a -ldl -lm -pthread -o build/fuzz/fuzz_$$t; \
+	    tests/fuzz/fuzz_$$t.c build/fuzz/libcamserve.a -lturbojpeg -lpng -lz -lcjson -ldl -lm -pthread -o build/fuzz/fuzz_$$t; \
 	  mkdir -p build/fuzz/corpus_$$t; \
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
