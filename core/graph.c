@@ -401,7 +401,7 @@ static cam_status fold_batchnorm(cam_model *m, char *err, size_t errlen) {
 
 /* The activation node n computes, as a cam__act, or kind NONE if it is not
  * one we fuse (e.g. a Clip whose bounds are runtime tensors). */
-static cam__act activation_of(const cam_model *m, const cam__node *n) {
+cam__act cam__node_activation(const cam_model *m, const cam__node *n) {
     cam__act a = {CAM__ACT_NONE, 0, 0};
     if (n->dead || n->n_out != 1) return a;
     if (strcmp(n->op_type, "Relu") == 0) a.kind = CAM__ACT_RELU;
@@ -434,7 +434,7 @@ static void fuse_activations(cam_model *m) {
     count_uses(m);
     for (int i = 0; i < m->n_nodes; i++) {
         cam__node *an = &m->nodes[i];
-        cam__act act = activation_of(m, an);
+        cam__act act = cam__node_activation(m, an);
         if (act.kind == CAM__ACT_NONE) continue;
         int xi = an->in[0];
         cam__value *x = &m->values[xi];

@@ -98,6 +98,7 @@ static void free_attr(cam__attr *a) {
 
 void cam_model_free(cam_model *m) {
     if (!m) return;
+    cam__cam_free(m);
     for (int i = 0; i < m->n_nodes; i++) {
         cam__node *n = &m->nodes[i];
         free(n->name);
@@ -162,18 +163,28 @@ cam_status cam_model_load_buffer(const void *data, size_t len, const cam_model_o
         cam_model_free(m);
         return st;
     }
-    /* keep-list is applied by prepare; pass it through for that call only */
+    /* The caller's lists are used during this call only.  The CAM layer is
+     * kept from the start so that no fusion swallows it. */
+    const char **keep = calloc((size_t)(opt ? opt->n_keep : 0) + 2, sizeof *keep);
+    if (!keep) { cam_model_free(m); return cam__fail(err, errlen, CAM_ENOMEM, "out of memory"); }
+    int n_keep = 0;
+    for (int i = 0; opt && i < opt->n_keep; i++) keep[n_keep++] = opt->keep[i];
+    if (opt && opt->cam && opt->cam_layer) keep[n_keep++] = opt->cam_layer;
+    m->opt.keep = keep;
+    m->opt.n_keep = n_keep;
+    m->opt.cam_layer = opt ? opt->cam_layer : NULL;
     if (opt) {
-        m->opt.keep = opt->keep;
-        m->opt.n_keep = opt->n_keep;
         m->opt.constants = opt->constants;
         m->opt.n_constants = opt->n_constants;
     }
     st = cam__graph_prepare(m, err, errlen);
+    if (st == CAM_OK && m->opt.cam) st = cam__cam_detect(m, err, errlen);
+    free(keep);
     m->opt.keep = NULL;
     m->opt.n_keep = 0;
     m->opt.constants = NULL;
     m->opt.n_constants = 0;
+    m->opt.cam_layer = NULL;
     if (st == CAM_OK) st = cam__plan(m, err, errlen);
     if (st != CAM_OK) { cam_model_free(m); return st; }
     *out = m;

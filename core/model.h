@@ -6,6 +6,27 @@
 
 typedef struct cam__op_count { char *name; int count; } cam__op_count;
 
+/* The classifier head after the global pooling, as steps on the pooled
+ * vector g (core/cam.c). */
+typedef enum { CAM__STEP_DENSE, CAM__STEP_SCALE, CAM__STEP_ACT } cam__step_kind;
+typedef struct cam__head_step {
+    cam__step_kind kind;
+    int in, out;              /* vector lengths */
+    float *w;                 /* DENSE: out x in, row-major; SCALE: out scales */
+    float *b;                 /* DENSE, SCALE: out offsets */
+    cam__act act;             /* ACT */
+} cam__head_step;
+
+typedef struct cam__head {
+    cam_head_info info;       /* strings point into the model's values / nodes */
+    int feature, logits;      /* value indices, -1 if none */
+    cam__head_step *steps;
+    int n_steps;
+    float *w_eff, *b_eff;     /* LINEAR: classes x channels, classes; NULL = identity */
+    size_t session_floats;    /* per-session CAM buffer */
+    char reason[384];
+} cam__head;
+
 struct cam_model {
     /* the graph */
     cam__value *values;
@@ -28,6 +49,22 @@ struct cam_model {
     size_t arena_bytes, scratch_bytes;
     cam_model_stats stats;
     cam_model_options opt;
+    cam__head head;
+};
+
+struct cam_session {
+    const cam_model *m;
+    char *arena;
+    char *scratch;
+    cam__tensor *vt;             /* one view per value */
+    cam__tensor **args;          /* per exec node: inputs then outputs */
+    int *arg_start;              /* index into args per exec step */
+    cam__pool *pool;
+    cam__ctx ctx;
+    bool profiling;
+    bool reference;              /* run reference kernels (tests) */
+    uint64_t *prof_ns;
+    float *cam_buf;              /* head.session_floats: CAM weights and Grad-CAM work */
 };
 
 /* onnx.c: parse an ONNX ModelProto into m (values, nodes, inputs, outputs). */
@@ -47,6 +84,15 @@ cam_status cam__graph_prepare(cam_model *m, char *err, size_t errlen);
 /* session.c: run every node's reference kernel instead of the optimised
  * one (single-threaded plain loops): the oracle of the model tests. */
 void cam__session_use_reference(cam_session *s, bool on);
+
+/* graph.c: the activation node n computes, if it is one we fuse */
+cam__act cam__node_activation(const cam_model *m, const cam__node *n);
+
+/* cam.c: find the CAM feature map and head in the optimised graph; marks
+ * the feature map and logits as kept.  Runs before cam__plan.  A model
+ * without a usable head is not an error (head.info.kind = NONE). */
+cam_status cam__cam_detect(cam_model *m, char *err, size_t errlen);
+void cam__cam_free(cam_model *m);
 
 /* plan.c: assign arena offsets, compute arena and scratch sizes. */
 cam_status cam__plan(cam_model *m, char *err, size_t errlen);

@@ -7,20 +7,6 @@
 #include <string.h>
 #include <time.h>
 
-struct cam_session {
-    const cam_model *m;
-    char *arena;
-    char *scratch;
-    cam__tensor *vt;             /* one view per value */
-    cam__tensor **args;          /* per exec node: inputs then outputs */
-    int *arg_start;              /* index into args per exec step */
-    cam__pool *pool;
-    cam__ctx ctx;
-    bool profiling;
-    bool reference;              /* run reference kernels (tests) */
-    uint64_t *prof_ns;
-};
-
 void cam__session_use_reference(cam_session *s, bool on) { s->reference = on; }
 
 const cam_model *cam_session_model(const cam_session *s) { return s->m; }
@@ -30,6 +16,7 @@ void cam_session_free(cam_session *s) {
     cam__pool_free(s->pool);
     cam__aligned_free(s->arena);
     cam__aligned_free(s->scratch);
+    cam__aligned_free(s->cam_buf);
     free(s->vt);
     free(s->args);
     free(s->arg_start);
@@ -52,7 +39,8 @@ cam_status cam_session_create(const cam_model *m, int threads, cam_session **out
     s->args = calloc(nargs + 1, sizeof *s->args);
     s->arg_start = calloc((size_t)m->n_exec + 1, sizeof *s->arg_start);
     s->prof_ns = calloc((size_t)m->n_exec + 1, sizeof *s->prof_ns);
-    if (!s->arena || !s->scratch || !s->vt || !s->args || !s->arg_start || !s->prof_ns ||
+    s->cam_buf = cam__aligned_alloc((m->head.session_floats + 1) * sizeof(float));
+    if (!s->arena || !s->scratch || !s->vt || !s->args || !s->arg_start || !s->prof_ns || !s->cam_buf ||
         cam__pool_create(threads, &s->pool) != CAM_OK) {
         cam_session_free(s);
         return cam__fail(err, errlen, CAM_ENOMEM, "out of memory creating a session (arena %zu bytes)", m->arena_bytes);

@@ -159,6 +159,25 @@ int cam_cmd_info(int argc, char **argv) {
            st.removed_identity);
     printf(" \"memory\":{\"weight_bytes\":%zu,\"arena_bytes\":%zu,\"scratch_bytes_per_thread\":%zu},\n",
            st.weight_bytes, st.arena_bytes, st.scratch_bytes);
+    cam_head_info h;
+    cam_model_head(m, &h);
+    printf(" \"cam\":{\"head\":");
+    print_json_string(h.kind_name);
+    if (h.kind != CAM_HEAD_NONE) {
+        printf(",\"method\":");
+        print_json_string(h.method);
+        printf(",\"feature_map\":");
+        print_json_string(h.feature);
+        printf(",\"shape\":[%d,%d,%d],\"pool\":", h.channels, h.height, h.width);
+        print_json_string(h.pool);
+        printf(",\"logits\":");
+        print_json_string(h.logits);
+        printf(",\"classes\":%d,\"softmax_output\":%s", h.classes, h.softmax_output ? "true" : "false");
+    } else {
+        printf(",\"reason\":");
+        print_json_string(h.reason);
+    }
+    printf("},\n");
     printf(" \"gflops\":%.3f,\n \"blas\":{\"kernel\":", st.flops / 1e9);
     print_json_string(cam_blas_corename());
     printf(",\"library\":");
