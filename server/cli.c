@@ -55,18 +55,14 @@ cam_model *cli_load_model(const char *dir, int batch, cam_modeldir *md) {
     char err[1024] = "";
     cam_status st = cam_modeldir_read(dir, md, err, sizeof err);
     if (st != CAM_OK) {
-        fprintf(stderr, "camserve: %s: %s\n", dir, err[0] ? err : cam_status_str(st));
+        fprintf(stderr, "camserve: %s\n", err[0] ? err : cam_status_str(st));
         return NULL;
     }
-    cam_model_options opt;
-    cam_model_options_init(&opt);
-    opt.batch = batch;
-    opt.input_h = md->input_h;
-    opt.input_w = md->input_w;
     cam_model *m = NULL;
-    st = cam_model_load(md->model_path, &opt, &m, err, sizeof err);
+    st = cam_modeldir_load(md, batch, &m, err, sizeof err);
     if (st != CAM_OK) {
         fprintf(stderr, "camserve: %s\n", err);
+        cam_modeldir_free(md);
         return NULL;
     }
     return m;

@@ -81,6 +81,7 @@ int cam_cmd_run(int argc, char **argv) {
     if (f && fclose(f) != 0) rc = 1;
     cam_session_free(s);
     cam_model_free(m);
+    cam_modeldir_free(&md);
     return rc;
 }
 
@@ -184,6 +185,7 @@ int cam_cmd_info(int argc, char **argv) {
     print_json_string(cam_blas_library());
     printf("}}\n");
     cam_model_free(m);
+    cam_modeldir_free(&md);
     return 0;
 }
 
@@ -279,5 +281,6 @@ int cam_cmd_bench(int argc, char **argv) {
     free(t);
     cam_session_free(s);
     cam_model_free(m);
+    cam_modeldir_free(&md);
     return 0;
 }

@@ -12,7 +12,9 @@ static const char HELP[] =
     "commands:\n"
     "  run     one forward pass on a raw float32 tensor (conformance testing)\n"
     "  info    a model's inputs, outputs, operators, memory plan and BLAS kernel\n"
-    "  bench   forward-pass latency, one JSON line comparable with ort-bench\n";
+    "  bench   forward-pass latency, one JSON line comparable with ort-bench\n"
+    "  predict classify and explain images: scores, class activation maps, boxes, overlays\n"
+    "  eval    the CAM paper's localization metrics on a labelled image folder\n";
 
 int main(int argc, char **argv) {
     if (argc < 2 || cli_is_help(argv[1])) {
@@ -24,6 +26,8 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "run") == 0) return cam_cmd_run(argc - 2, argv + 2);
     if (strcmp(cmd, "info") == 0) return cam_cmd_info(argc - 2, argv + 2);
     if (strcmp(cmd, "bench") == 0) return cam_cmd_bench(argc - 2, argv + 2);
+    if (strcmp(cmd, "predict") == 0) return cam_cmd_predict(argc - 2, argv + 2);
+    if (strcmp(cmd, "eval") == 0) return cam_cmd_eval(argc - 2, argv + 2);
     fprintf(stderr, "camserve: unknown command '%s'\n\n%s", cmd, HELP);
     return 2;
 }
