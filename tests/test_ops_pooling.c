@@ -258,6 +258,56 @@ TEST(pool_cnn_shapes) {
     }
 }
 
+/* MaxPool's separable fast path (1-D/2-D, no dilation): the GoogLeNet and
+ * ResNet pools, widths that are and are not a multiple of the stride
+ * (flat vs per-row horizontal pass), asymmetric pads, ceil_mode windows
+ * past the end padding, kernels wider than the pads, odd strides, batch,
+ * 1-D, and a plane too large for its scratch (the general kernel). */
+TEST(maxpool_fast_path) {
+    struct { int64_t n, c, h, w, kh, kw, sh, sw, pt, pl, pb, pr; int ceil; bool fast; } cases[] = {
+        {1, 48, 14, 14, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},    /* Inception branch 4 */
+        {1, 40, 7, 7, 3, 3, 1, 1, 1, 1, 1, 1, 1, true},
+        {1, 24, 14, 14, 2, 2, 2, 2, 0, 0, 0, 0, 1, true},    /* GoogLeNet maxpool4 */
+        {1, 8, 112, 112, 3, 3, 2, 2, 0, 0, 0, 0, 1, true},   /* GoogLeNet maxpool1 */
+        {2, 6, 28, 28, 3, 3, 2, 2, 0, 0, 0, 0, 1, true},
+        {1, 8, 112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 0, true},   /* ResNet */
+        {1, 5, 55, 55, 3, 3, 2, 2, 0, 0, 0, 0, 1, true},     /* SqueezeNet: 55 != 27*2 */
+        {1, 3, 13, 17, 3, 2, 1, 2, 2, 0, 0, 1, 0, true},     /* non-square, asymmetric */
+        {2, 3, 9, 10, 5, 5, 3, 3, 2, 2, 2, 2, 1, true},      /* k5 s3 */
+        {1, 4, 6, 6, 5, 5, 1, 1, 4, 4, 4, 4, 0, true},       /* windows clipped on both sides */
+        {1, 3, 8, 8, 1, 1, 2, 2, 0, 0, 0, 0, 0, true},       /* k1 */
+        {1, 2, 5, 9, 4, 4, 1, 1, 0, 3, 3, 0, 0, true},       /* pads only on one side */
+        {1, 2, 600, 600, 3, 3, 1, 1, 1, 1, 1, 1, 0, false},  /* plane too large: general kernel */
+    };
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        oph h;
+        oph_init(&h, "MaxPool", 12);
+        oph_attr_ints(&h, "kernel_shape", (int64_t[]){cases[i].kh, cases[i].kw}, 2);
+        oph_attr_ints(&h, "strides", (int64_t[]){cases[i].sh, cases[i].sw}, 2);
+        oph_attr_ints(&h, "pads", (int64_t[]){cases[i].pt, cases[i].pl, cases[i].pb, cases[i].pr}, 4);
+        oph_attr_int(&h, "ceil_mode", cases[i].ceil);
+        oph_input_rand(&h, 4, (int64_t[]){cases[i].n, cases[i].c, cases[i].h, cases[i].w}, 300 + i);
+        CHECK(oph_prepare(&h, 1) == CAM_OK, "case %u: %s", i, h.err);
+        CHECK((h.node.scratch > 0) == cases[i].fast, "case %u: scratch %zu", i, h.node.scratch);
+        for (int t = 1; t <= 2; t++) {
+            double e = oph_compare(&h, t);
+            CHECK(e == 0, "case %u threads %d: rel err %g", i, t, e);
+        }
+        oph_free(&h);
+    }
+    /* 1-D */
+    oph h;
+    oph_init(&h, "MaxPool", 12);
+    oph_attr_ints(&h, "kernel_shape", (int64_t[]){3}, 1);
+    oph_attr_ints(&h, "strides", (int64_t[]){2}, 1);
+    oph_attr_ints(&h, "pads", (int64_t[]){1, 1}, 2);
+    oph_input_rand(&h, 3, (int64_t[]){2, 5, 31}, 399);
+    CHECK(oph_prepare(&h, 1) == CAM_OK, "%s", h.err);
+    CHECK(h.node.scratch > 0, "1-D fast path");
+    CHECK(oph_compare(&h, 2) == 0, "1-D");
+    oph_free(&h);
+}
+
 TEST(pool_errors) {
     oph h;
     float x[64] = {0};
@@ -528,6 +578,7 @@ int main(void) {
     RUN(pool_auto_pad_hand);
     RUN(pool_random);
     RUN(pool_cnn_shapes);
+    RUN(maxpool_fast_path);
     RUN(pool_errors);
     RUN(gap_hand);
     RUN(gap_random);
