@@ -20,6 +20,9 @@ TEST_BIN   := $(TEST_SRC:tests/%.c=$(BUILD)/tests/%)
 
 LIB := $(BUILD)/libcamserve.a
 BIN := $(BUILD)/camserve
+# the server's pieces (everything but main.c) as a library the tests link too
+SERVER_LIB_OBJ := $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJ))
+SERVER_LIB := $(BUILD)/libcamserver.a
 
 .PHONY: all test asan bench fuzz deps clean run
 all: $(LIB) $(BIN)
@@ -32,12 +35,16 @@ $(LIB): $(CORE_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BIN): $(SERVER_OBJ) $(LIB)
-	$(CC) $(CFLAGS) -o $@ $(SERVER_OBJ) $(LIB) $(SERVER_LIBS) $(LDLIBS)
+$(SERVER_LIB): $(SERVER_LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
 
-$(BUILD)/tests/%: tests/%.c $(LIB) $(wildcard tests/*.h include/*.h core/*.h)
+$(BIN): $(BUILD)/obj/server/main.o $(SERVER_LIB) $(LIB)
+	$(CC) $(CFLAGS) -o $@ $(BUILD)/obj/server/main.o $(SERVER_LIB) $(LIB) $(SERVER_LIBS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/%.c $(SERVER_LIB) $(LIB) $(wildcard tests/*.h include/*.h core/*.h server/*.h)
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -o $@ $< $(LIB) $(LDLIBS)
+	$(CC) $(CFLAGS) -Iserver -o $@ $< $(SERVER_LIB) $(LIB) $(LDLIBS)
 
 # Tests find ../shared and the installed ONNX test data themselves and skip,
 # with the reason, what is absent.
@@ -59,7 +66,7 @@ clean:
 # build/fuzz/corpus_<target>; copy crashers into tests/fuzz/corpus/<target>
 # so that test_fuzz_replay keeps them fixed.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= onnx
+FUZZ_TARGETS ?= onnx image
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DCAM_NO_CLONES
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build/fuzz/libcamserve.a
