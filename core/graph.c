@@ -10,7 +10,9 @@
  *   5. optimisations: Identity/Dropout removal, BatchNormalization folded
  *      into the preceding Conv, activations (and x*sigmoid(x)) fused into
  *      the producing Conv/Gemm/Add
- *   6. dead-node elimination and the execution list. */
+ *   6. dead-node elimination and the execution list
+ *   7. prepack: ops that have the hook derive data (packed weights) from
+ *      their final constant inputs. */
 #include "model.h"
 #include "ops/conv.h"
 
@@ -530,6 +532,23 @@ static void release_unused_constants(cam_model *m) {
     }
 }
 
+/* ---- 7. prepack ------------------------------------------------------------------ */
+
+/* Ops with a prepack hook derive data from their final constant inputs now
+ * that the optimisations have written them (cam__op_def.prepack). */
+#define PREPACK_MAX_IN 8
+static cam_status prepack(cam_model *m, char *err, size_t errlen) {
+    for (int e = 0; e < m->n_exec; e++) {
+        cam__node *n = &m->nodes[m->exec[e]];
+        if (!n->op->prepack || n->n_in > PREPACK_MAX_IN) continue;
+        cam__tensor *in[PREPACK_MAX_IN];
+        for (int k = 0; k < n->n_in; k++) in[k] = n->in[k] >= 0 ? &m->values[n->in[k]].t : NULL;
+        cam_status st = n->op->prepack(n, in, err, errlen);
+        if (st != CAM_OK) return st;
+    }
+    return CAM_OK;
+}
+
 cam_status cam__graph_prepare(cam_model *m, char *err, size_t errlen) {
     cam_status st;
     for (int k = 0; k < m->opt.n_keep; k++) {
@@ -554,5 +573,5 @@ cam_status cam__graph_prepare(cam_model *m, char *err, size_t errlen) {
     }
     if ((st = finish(m, err, errlen)) != CAM_OK) return st;
     release_unused_constants(m);
-    return CAM_OK;
+    return prepack(m, err, errlen);
 }

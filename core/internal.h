@@ -167,6 +167,15 @@ typedef cam_status (*cam__shape_fn)(cam__node *n, cam__tensor *const *in, cam__t
                                     char *err, size_t errlen);
 typedef void (*cam__forward_fn)(const cam__node *n, const cam__tensor *const *in,
                                 cam__tensor *const *out, const cam__ctx *ctx);
+/* prepack (optional, NULL for most ops): called by the graph preparation
+ *   once per live node after all optimisations (BatchNormalization folded
+ *   into Conv weights, activations fused), with the final inputs: in[i]->data
+ *   is non-NULL exactly for constants.  It may derive data from constant
+ *   inputs once (e.g. weights in a kernel's layout) and keep it in
+ *   n->params, inside the single block that free(n->params) releases.
+ *   forward must give the same results whether or not prepack ran (unit
+ *   tests call it directly; a runtime weight tensor is never packed). */
+typedef cam_status (*cam__prepack_fn)(cam__node *n, cam__tensor *const *in, char *err, size_t errlen);
 
 typedef struct cam__op_def {
     const char *name;
@@ -177,6 +186,7 @@ typedef struct cam__op_def {
     cam__shape_fn shape;
     cam__forward_fn forward;
     cam__forward_fn reference;
+    cam__prepack_fn prepack;    /* optional */
 } cam__op_def;
 
 /* The table (ops.c).  Lookup picks the row whose opset range holds opset. */

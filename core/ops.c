@@ -8,7 +8,7 @@
 
 #define CAM__OP_ROW(Op, lo, hi, min_in, max_in, min_out, max_out, flags)                   \
     {#Op, lo, hi, min_in, max_in, min_out, max_out, flags, cam__op_##Op##_check,          \
-     cam__op_##Op##_shape, cam__op_##Op##_forward, cam__op_##Op##_reference},
+     cam__op_##Op##_shape, cam__op_##Op##_forward, cam__op_##Op##_reference, cam__op_##Op##_prepack},
 
 static const cam__op_def g_ops[] = {CAM__OP_LIST(CAM__OP_ROW)};
 

@@ -1,7 +1,9 @@
 /* ops.h: the functions behind each row of the operator table (ops.c).
  * Naming: cam__op_<Op>_{check,shape,forward,reference}; an op family's file
  * in core/ops/ defines them.  A row whose check or shape is NULL uses the
- * generic defaults below. */
+ * generic defaults below.  cam__op_<Op>_prepack is optional: declared weak,
+ * it is NULL in the table unless the op's file defines it (that file is
+ * always linked, through the row's other functions). */
 #ifndef CAM_OPS_H
 #define CAM_OPS_H
 #include "internal.h"
@@ -13,7 +15,9 @@
     void cam__op_##Op##_forward(const cam__node *n, const cam__tensor *const *in,          \
                                 cam__tensor *const *out, const cam__ctx *ctx);             \
     void cam__op_##Op##_reference(const cam__node *n, const cam__tensor *const *in,        \
-                                  cam__tensor *const *out, const cam__ctx *ctx);
+                                  cam__tensor *const *out, const cam__ctx *ctx);            \
+    cam_status cam__op_##Op##_prepack(cam__node *n, cam__tensor *const *in, char *err,       \
+                                      size_t errlen) __attribute__((weak));
 
 /* the table, in one place: X(Op, opset_min, opset_max, min_in, max_in, min_out, max_out, flags) */
 #define CAM__OP_LIST(X)                                                     \

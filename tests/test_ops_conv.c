@@ -70,7 +70,20 @@ static void describe(const conv_case *cc, char *buf, size_t len) {
              cc->w_runtime, cam__act_name(cc->act.kind));
 }
 
-/* forward at 1 and 2 threads vs reference; returns the worse error */
+/* Runs the op's prepack as graph preparation does: only constant inputs
+ * have data.  Returns its status. */
+static cam_status conv_prepack(oph *h) {
+    if (!h->node.op->prepack) return CAM_OK;
+    void *saved[OPH_MAX_IN];
+    for (int i = 0; i < h->node.n_in; i++)
+        if (h->in[i]) { saved[i] = h->in[i]->data; if (!oph_const_mask[i]) h->in[i]->data = NULL; }
+    cam_status st = h->node.op->prepack(&h->node, h->in, h->err, sizeof h->err);
+    for (int i = 0; i < h->node.n_in; i++) if (h->in[i]) h->in[i]->data = saved[i];
+    return st;
+}
+
+/* forward at 1 and 2 threads vs reference, without then with prepack
+ * (packed weights); returns the worst error */
 static double run_case(const conv_case *cc, unsigned seed, char *desc, size_t dlen) {
     oph h;
     describe(cc, desc, dlen);
@@ -81,11 +94,18 @@ static double run_case(const conv_case *cc, unsigned seed, char *desc, size_t dl
         return INFINITY;
     }
     double worst = 0;
-    for (int threads = 1; threads <= 2; threads++) {
-        /* re-poison so the 2-thread run cannot inherit the 1-thread output */
-        memset(h.out_fwd[0].data, 0x7f, h.out_fwd[0].numel * sizeof(float));
-        double e = oph_compare(&h, threads);
-        if (!(e <= worst)) worst = e;
+    for (int packed = 0; packed <= 1; packed++) {
+        if (packed && conv_prepack(&h) != CAM_OK) {
+            snprintf(desc + strlen(desc), dlen - strlen(desc), " prepack: %s", h.err);
+            worst = INFINITY;
+            break;
+        }
+        for (int threads = 1; threads <= 2; threads++) {
+            /* re-poison so a run cannot inherit the previous one's output */
+            memset(h.out_fwd[0].data, 0x7f, h.out_fwd[0].numel * sizeof(float));
+            double e = oph_compare(&h, threads);
+            if (!(e <= worst)) worst = e;
+        }
     }
     oph_free(&h);
     return worst;
@@ -237,6 +257,38 @@ TEST(conv_1x1_paths) {
     memset(cc.pads, 0, sizeof cc.pads);
     cc.c = 24; cc.m = 36; cc.group = 3; cc.h = 20; cc.w = 20; cc.w_runtime = true;
     EXPECT_CASE(cc, 8);
+}
+
+/* The packed-weight kernel of the 1x1 path (AVX-512 CPUs): output
+ * channels that do and do not fill its 6-channel blocks, pixel counts
+ * around its 64-wide tiles and 16-wide masked tails (1, 15, 16, 17, 49,
+ * 63, 64, 65, 196), several pixel chunks (small K, many pixels), deep K,
+ * groups, batch, every activation; the 1-pixel (matrix-vector) path. */
+TEST(conv_1x1_packed) {
+    static const int64_t hw[][2] = {{1, 1}, {3, 5}, {4, 4}, {1, 17}, {7, 7}, {7, 9}, {8, 8}, {5, 13}, {14, 14}, {56, 57}};
+    static const int64_t cm[][2] = {{16, 96}, {24, 6}, {160, 13}, {5, 1}, {1, 7}, {320, 25}};
+    unsigned seed = 500;
+    for (int i = 0; i < (int)(sizeof hw / sizeof hw[0]); i++)
+        for (int j = 0; j < (int)(sizeof cm / sizeof cm[0]); j++) {
+            conv_case cc = base_case();
+            cc.kh = cc.kw = 1;
+            memset(cc.pads, 0, sizeof cc.pads);
+            cc.h = hw[i][0]; cc.w = hw[i][1]; cc.c = cm[j][0]; cc.m = cm[j][1];
+            cc.act = k_acts[(i + j) % N_ACTS];
+            cc.bias = (i + j) % 3 != 0;
+            EXPECT_CASE(cc, seed++);
+        }
+    /* many pixels, few channels in: several chunks of pixels per image */
+    conv_case cc = base_case();
+    cc.kh = cc.kw = 1;
+    memset(cc.pads, 0, sizeof cc.pads);
+    cc.c = 3; cc.m = 20; cc.h = 150; cc.w = 161; cc.act = k_acts[2];
+    EXPECT_CASE(cc, seed++);
+    /* batch and groups */
+    cc.n = 2; cc.c = 12; cc.m = 30; cc.group = 3; cc.h = 9; cc.w = 10; cc.act = k_acts[5];
+    EXPECT_CASE(cc, seed++);
+    cc.n = 3; cc.h = cc.w = 1; cc.c = 64; cc.m = 40; cc.group = 2; cc.act = k_acts[1];
+    EXPECT_CASE(cc, seed++);
 }
 
 TEST(conv_tiling_and_thread_split) {
@@ -610,6 +662,7 @@ int main(void) {
     RUN(conv_auto_pad_shapes);
     RUN(conv_kernels_strides_dilations);
     RUN(conv_1x1_paths);
+    RUN(conv_1x1_packed);
     RUN(conv_tiling_and_thread_split);
     RUN(conv_groups_and_depthwise);
     RUN(conv_winograd);

@@ -2,9 +2,12 @@
  * MobileNetV2, EfficientNet) at 1 and 2 threads and compares with one plain
  * sgemm of the same M x N x K, the ceiling for the GEMM paths.
  *
- *   make && gcc -std=c11 -O3 -D_GNU_SOURCE -pthread -Iinclude -Icore \
+ *   make && gcc -std=c11 -O3 -ffp-contract=fast -D_GNU_SOURCE -pthread -Iinclude -Icore \
  *       tools/convbench.c build/libcamserve.a -ldl -lm -o build/convbench
- *   build/convbench [filter [threads]]    (threads: run only that count) */
+ *   build/convbench [filter [threads]]    (threads: run only that count)
+ * "ms" columns run the layer as a session does (weights prepacked);
+ * "unpacked" is 1 thread without prepack.  CONVBENCH_COLD=1 flushes the
+ * caches before every timed call. */
 #include "internal.h"
 #include "ops/conv.h"
 
@@ -46,6 +49,10 @@ static const layer k_layers[] = {
     {"mbv2 1x1 32->192 @112", 32, 112, 112, 192, 1, 1, 0, 1, 1},
     {"mbv2 1x1 144->24 @56", 144, 56, 56, 24, 1, 1, 0, 1, 1},
     {"mbv2 1x1 960->160 @7", 960, 7, 7, 160, 1, 1, 0, 1, 1},
+    {"mbv2 1x1 320->1280 @7", 320, 7, 7, 1280, 1, 1, 0, 1, 1},
+    {"mbv2 1x1 16->96 @112", 16, 112, 112, 96, 1, 1, 0, 1, 1},
+    {"mbv2 1x1 1280->1001 @1", 1280, 1, 1, 1001, 1, 1, 0, 1, 1},
+    {"mbv2 stem 3x3 s2 3->32 @224", 3, 224, 224, 32, 3, 2, 1, 1, 1},
     {"dw 3x3 s1 32 @112", 32, 112, 112, 32, 3, 1, 1, 32, 1},
     {"dw 3x3 s1 144 @56", 144, 56, 56, 144, 3, 1, 1, 144, 1},
     {"dw 3x3 s2 96 @112", 96, 112, 112, 96, 3, 2, 1, 96, 1},
@@ -126,11 +133,19 @@ static float *rand_buf(size_t n, unsigned seed) {
     return p;
 }
 
+/* CONVBENCH_COLD=1: caches are flushed before every timed call (weights
+ * are cold in a real forward pass: a model's do not stay cached between
+ * images), by writing a buffer larger than the L3 */
+static char *g_flush;
+#define FLUSH_BYTES (96u << 20)
+
 /* best-of-reps wall time of fn, repeated until ~0.2 s have passed */
 static double time_min(void (*fn)(void *), void *arg) {
     fn(arg);   /* warm caches and pool */
     double best = 1e30, start = now();
-    for (int r = 0; r < 1000 && (r < 5 || now() - start < 0.2); r++) {
+    for (int r = 0; r < 1000 && (r < 5 || now() - start < (g_flush ? 1.0 : 0.2)); r++) {
+        if (g_flush)
+            for (size_t i = 0; i < FLUSH_BYTES; i += 64) g_flush[i] = (char)r;
         double t = now();
         fn(arg);
         t = now() - t;
@@ -156,10 +171,12 @@ static void run_gemm(void *p) {
     cam__sgemm(false, false, g->m, g->n, g->k, 1.0f, g->a, g->k, g->b, g->n, 0.0f, g->c, g->n);
 }
 
-/* Times one layer at 1 and 2 threads (ms[i] = 0 when skipped) and, if
- * gemm_gf, one sgemm of the same shape. */
+/* Times one layer as a session runs it (weights prepacked when the op
+ * has the hook) at 1 and 2 threads (ms[i] = 0 when skipped), if unpacked
+ * also at 1 thread without prepack, and if gemm_gf one sgemm of the same
+ * shape. */
 static int bench_layer(const cam__op_def *op, const layer *L, int only, double ms[2], double *mflop,
-                       double *gemm_gf) {
+                       double *gemm_gf, double *unpacked) {
     char err[256];
     cam__attr attrs[4];
     int64_t strides[2] = {L->s, L->s}, pads[4] = {L->pad, L->pad, L->pad, L->pad};
@@ -185,6 +202,26 @@ static int bench_layer(const cam__op_def *op, const layer *L, int only, double m
     }
     x.data = rand_buf(x.numel, 4);
     y.data = rand_buf(y.numel, 7);
+    if (unpacked) {
+        *unpacked = 0;
+        if (!only || only == 1) {
+            size_t stride = (node.scratch + CAM__ALIGN - 1) & ~(size_t)(CAM__ALIGN - 1);
+            cam__ctx ctx = {NULL, cam__aligned_alloc(stride + CAM__ALIGN), stride};
+            fwd_arg fa = {&node, (const cam__tensor *const *)in, out, &ctx};
+            *unpacked = time_min(run_fwd, &fa) * 1e3;
+            cam__aligned_free(ctx.scratch);
+        }
+    }
+    if (op->prepack) {   /* as graph preparation does: x has no data there */
+        void *xd = x.data;
+        x.data = NULL;
+        cam_status st = op->prepack(&node, in, err, sizeof err);
+        x.data = xd;
+        if (st != CAM_OK) {
+            fprintf(stderr, "%s: %s\n", L->name, err);
+            return -1;
+        }
+    }
     for (int threads = 1; threads <= 2; threads++) {
         ms[threads - 1] = 0;
         if (only && threads != only) continue;
@@ -217,7 +254,7 @@ static int bench_model(const cam__op_def *op, const char *name, const layer *ls,
     double tot[2] = {0, 0}, dw[2] = {0, 0}, mf_tot = 0, mf_dw = 0;
     for (size_t i = 0; i < n; i++) {
         double ms[2], mf;
-        if (bench_layer(op, &ls[i], only, ms, &mf, NULL)) return -1;
+        if (bench_layer(op, &ls[i], only, ms, &mf, NULL, NULL)) return -1;
         for (int t = 0; t < 2; t++) {
             tot[t] += ms[t] * ls[i].count;
             if (ls[i].group > 1) dw[t] += ms[t] * ls[i].count;
@@ -238,6 +275,11 @@ int main(int argc, char **argv) {
     const char *filter = argc > 1 && argv[1][0] ? argv[1] : NULL;
     int only = argc > 2 ? atoi(argv[2]) : 0;
     printf("BLAS kernel %s\n", cam_blas_corename());
+    if (getenv("CONVBENCH_COLD") && atoi(getenv("CONVBENCH_COLD"))) {
+        g_flush = malloc(FLUSH_BYTES);
+        if (!g_flush) return 1;
+        printf("cold: caches flushed before every timed call\n");
+    }
     {   /* the ceiling */
         int n = 1024;
         float *a = rand_buf((size_t)n * n, 1), *b = rand_buf((size_t)n * n, 2), *c = rand_buf((size_t)n * n, 3);
@@ -253,14 +295,15 @@ int main(int argc, char **argv) {
     (void)keep;
     const cam__op_def *op = cam__op_find("Conv", 13);
     if (!op) { fprintf(stderr, "no Conv op\n"); return 1; }
-    printf("%-32s %8s %9s %9s %9s %9s %9s\n", "layer (bias + ReLU fused)", "MFLOP", "ms 1T", "GF/s 1T", "ms 2T",
-           "GF/s 2T", "sgemm GF/s");
+    printf("%-32s %8s %9s %9s %9s %9s %9s %9s\n", "layer (bias + ReLU fused)", "MFLOP", "ms 1T", "GF/s 1T", "ms 2T",
+           "GF/s 2T", "sgemm GF/s", "unpacked");
     for (size_t li = 0; li < sizeof k_layers / sizeof k_layers[0]; li++) {
         const layer *L = &k_layers[li];
         if (filter && !strstr(L->name, filter)) continue;
-        double ms[2], mf, gf;
-        if (bench_layer(op, L, only, ms, &mf, &gf)) return 1;
-        printf("%-32s %8.1f %9.3f %9.1f %9.3f %9.1f %9.1f\n", L->name, mf, ms[0], mf / ms[0], ms[1], mf / ms[1], gf);
+        double ms[2], mf, gf, up;
+        if (bench_layer(op, L, only, ms, &mf, &gf, &up)) return 1;
+        printf("%-32s %8.1f %9.3f %9.1f %9.3f %9.1f %9.1f %9.3f\n", L->name, mf, ms[0], mf / ms[0], ms[1], mf / ms[1],
+               gf, up);
     }
     if (!filter || strstr("models", filter)) {
         printf("\nall Conv layers of a model, 224x224, batch 1\n");

@@ -50,6 +50,11 @@ typedef struct {
     bool has_pads;
     int auto_pad;
     int64_t group;
+    /* set by prepack (cam__op_Conv_prepack) when the weights are constant:
+     * byte offset from this struct to the packed weights in the same
+     * allocation, 0 = none (see "packed GEMM") */
+    size_t pack_off;
+    int pack_path;           /* the path they were packed for */
 } conv_params;
 
 /* Reads an INTS attribute of 1 or 2 values (times `mult` for pads), each in
@@ -126,6 +131,8 @@ typedef struct {
 static size_t dw_scratch(const conv_geom *g);
 static bool wino_applies(const conv_geom *g);
 static size_t wino_scratch(const conv_geom *g);
+
+static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* Output size and leading pad along one axis. */
 static cam_status conv_axis(const conv_params *p, int nsp, int ax, int64_t in, int64_t k, int64_t *out,
@@ -306,6 +313,278 @@ static void bias_act(float *x, int64_t n, float b, const cam__act *act) {
 }
 
 /* ======================================================================
+ * packed GEMM: our own kernel, on weights packed once by prepack
+ *
+ * OpenBLAS packs both operands on every call.  Re-packing the weights is
+ * the costly part here: they are cold (a model's weights do not stay in
+ * cache from one image to the next), and late layers have few pixels per
+ * weight (MobileNetV2's 1x1 convs at 7x7 and 14x14: 15% of its time went
+ * to sgemm_oncopy), then C is zeroed (beta = 0) and revisited by our
+ * bias/activation epilogue.  On AVX-512 CPUs the 1x1 path therefore uses
+ * its own kernel instead:
+ *  - prepack stores the weights of each group in blocks of PG_MR output
+ *    channels, k-major ([block][k][r]), padded with zero channels, followed
+ *    by the bias padded the same way;
+ *  - the micro-kernel keeps a 6 x 64 tile of C (6 channels, 4 vectors of
+ *    16 pixels) in 24 zmm registers, reads the activations (B, row-major
+ *    K x pixels) in place, 4 vector loads and 6 broadcast weights per 24
+ *    FMAs, and applies bias + clamp (none / Relu / Clip) before its only
+ *    store.  The last < 64 pixels of a row take a 1-4 vector variant whose
+ *    last vector is masked, so no operand is ever copied and a 7x7 plane
+ *    (49 pixels) is one pass over the weights, not three;
+ *  - pixels are processed in chunks whose B block stays in L2 while every
+ *    channel block of the chunk reads it.
+ * It matches OpenBLAS's kernel in hot-cache microbenchmarks and saves the
+ * packing, zeroing and epilogue passes: with cold weights, MobileNetV2's
+ * 1x1 layers run 25-35% faster.  Other CPUs (and clang builds) keep the
+ * OpenBLAS path, as do runtime weight tensors (never packed).
+ * ==================================================================== */
+
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#include <immintrin.h>
+#define PG_BUILT 1
+#define PG_TARGET __attribute__((target("arch=x86-64-v4")))
+#else
+#define PG_BUILT 0
+#endif
+
+#define PG_MR 6                        /* output channels per micro-tile */
+#define PG_NV 4                        /* 16-float vectors of pixels per micro-tile */
+#define PG_CHUNK_BYTES (256 * 1024)    /* B block of one pixel chunk */
+
+/* Floats of one group's packed weights + bias. */
+static size_t pg_group_floats(int64_t mg, int64_t k) {
+    size_t blocks = (size_t)((mg + PG_MR - 1) / PG_MR);
+    return blocks * (size_t)PG_MR * ((size_t)k + 1);
+}
+
+/* Packs w (G groups of mg x k, row-major) and b (G*mg, or NULL) into dst. */
+static void pg_pack(float *dst, const float *w, const float *b, int64_t groups, int64_t mg, int64_t k) {
+    int64_t blocks = (mg + PG_MR - 1) / PG_MR;
+    for (int64_t grp = 0; grp < groups; grp++) {
+        float *d = dst + (size_t)grp * pg_group_floats(mg, k), *db = d + blocks * PG_MR * k;
+        for (int64_t mb = 0; mb < blocks; mb++)
+            for (int r = 0; r < PG_MR; r++) {
+                int64_t m = mb * PG_MR + r;
+                bool in = m < mg;
+                for (int64_t kk = 0; kk < k; kk++)
+                    d[(mb * k + kk) * PG_MR + r] = in ? w[(grp * mg + m) * k + kk] : 0.0f;
+                db[mb * PG_MR + r] = in && b ? b[grp * mg + m] : 0.0f;
+            }
+    }
+}
+
+static bool pg_available(void) {
+#if PG_BUILT
+    __builtin_cpu_init();
+    return __builtin_cpu_supports("x86-64-v4");
+#else
+    return false;
+#endif
+}
+
+#if PG_BUILT
+/* c[r][j] = clamp(bias[r] + sum_k w[k][r] * b[k][j], lo, hi) for r < mv and
+ * j < 16*NV, where the last vector's columns are those of `tail` (all 16
+ * when not `masked`).  max(lo, v) and min(hi, v) return v when it is NaN. */
+static inline __attribute__((always_inline)) PG_TARGET void
+pg_tile(int NV, bool masked, int64_t K, const float *restrict w, const float *restrict b, int64_t ldb,
+        float *restrict c, int64_t ldc, const float *restrict bias, int mv, __mmask16 tail, float lo, float hi) {
+    __m512 acc[PG_MR][PG_NV];
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < PG_MR; r++)
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_set1_ps(bias[r]);
+    for (int64_t k = 0; k < K; k++) {
+        __m512 x[PG_NV];
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < NV; v++)
+            x[v] = masked && v == NV - 1 ? _mm512_maskz_loadu_ps(tail, b + k * ldb + 16 * v)
+                                         : _mm512_loadu_ps(b + k * ldb + 16 * v);
+        const float *wk = w + k * PG_MR;
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < PG_MR; r++) {
+            __m512 wr = _mm512_set1_ps(wk[r]);
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(wr, x[v], acc[r][v]);
+        }
+    }
+    __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < PG_MR; r++) {
+        if (r >= mv) continue;   /* not break: the loop must unroll for acc to stay in registers */
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < NV; v++) {
+            __m512 y = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[r][v]));
+            if (masked && v == NV - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, tail, y);
+            else _mm512_storeu_ps(c + r * ldc + 16 * v, y);
+        }
+    }
+}
+
+/* one function per width: PG_NV full vectors, and 1..PG_NV with the last masked */
+typedef void (*pg_ukr_fn)(int64_t K, const float *w, const float *b, int64_t ldb, float *c, int64_t ldc,
+                          const float *bias, int mv, __mmask16 tail, float lo, float hi);
+#define PG_UKR(NAME, NV, MASKED)                                                                           \
+    PG_TARGET static void NAME(int64_t K, const float *w, const float *b, int64_t ldb, float *c, int64_t ldc, \
+                               const float *bias, int mv, __mmask16 tail, float lo, float hi) {           \
+        pg_tile(NV, MASKED, K, w, b, ldb, c, ldc, bias, mv, tail, lo, hi);                                \
+    }
+PG_UKR(pg_ukr_full, PG_NV, false)
+PG_UKR(pg_ukr_m1, 1, true)
+PG_UKR(pg_ukr_m2, 2, true)
+PG_UKR(pg_ukr_m3, 3, true)
+PG_UKR(pg_ukr_m4, 4, true)
+#undef PG_UKR
+static const pg_ukr_fn pg_ukr_masked[PG_NV + 1] = {NULL, pg_ukr_m1, pg_ukr_m2, pg_ukr_m3, pg_ukr_m4};
+
+/* Rows [mb0*PG_MR, min(mb1*PG_MR, m)) and columns [0, n) of
+ * C = clamp(W B + bias): pk is one group's packed weights (m x k), B is
+ * k x n with row stride ldb, C has row stride ldc.  Each block of rows
+ * runs over the columns in tiles of 16*PG_NV, the last one narrower. */
+PG_TARGET static void pg_gemm(const float *pk, int64_t m, int64_t k, int64_t mb0, int64_t mb1, const float *b,
+                              int64_t ldb, int64_t n, float *c, int64_t ldc, float lo, float hi) {
+    const float *bias = pk + (m + PG_MR - 1) / PG_MR * PG_MR * k;
+    int64_t full = n / (16 * PG_NV) * (16 * PG_NV), rest = n - full;
+    pg_ukr_fn tail_fn = rest ? pg_ukr_masked[(rest + 15) / 16] : NULL;
+    __mmask16 tail = (__mmask16)(rest % 16 ? (1u << (rest % 16)) - 1 : 0xffff);
+    for (int64_t mb = mb0; mb < mb1; mb++) {
+        int mv = m - mb * PG_MR < PG_MR ? (int)(m - mb * PG_MR) : PG_MR;
+        const float *w = pk + mb * PG_MR * k, *bb = bias + mb * PG_MR;
+        float *cm = c + mb * PG_MR * ldc;
+        for (int64_t j = 0; j < full; j += 16 * PG_NV) pg_ukr_full(k, w, b + j, ldb, cm + j, ldc, bb, mv, 0xffff, lo, hi);
+        if (tail_fn) tail_fn(k, w, b + full, ldb, cm + full, ldc, bb, mv, tail, lo, hi);
+    }
+}
+#else
+static void pg_gemm(const float *pk, int64_t m, int64_t k, int64_t mb0, int64_t mb1, const float *b, int64_t ldb,
+                    int64_t n, float *c, int64_t ldc, float lo, float hi) {
+    (void)pk; (void)m; (void)k; (void)mb0; (void)mb1; (void)b; (void)ldb; (void)n; (void)c; (void)ldc;
+    (void)lo; (void)hi;
+}
+#endif
+
+/* The clamp [lo, hi] that encodes act (none / Relu / Clip); other
+ * activations clamp nothing and run afterwards (returns true). */
+static bool act_clamp(const cam__act *act, float *lo, float *hi) {
+    *lo = -INFINITY;
+    *hi = INFINITY;
+    if (act->kind == CAM__ACT_RELU) *lo = 0.0f;
+    else if (act->kind == CAM__ACT_CLIP) { *lo = act->a; *hi = act->b; }
+    else return act->kind != CAM__ACT_NONE;
+    return false;
+}
+
+/* ---- the 1x1 path on packed weights ------------------------------------ */
+
+typedef struct {
+    const conv_geom *g;
+    const float *x, *pk;
+    float *y;
+    cam__act act;
+    float lo, hi;
+    bool post_act;
+    int64_t nc, nchunks;     /* pixels per chunk, chunks per image */
+    int64_t mblocks, mbpp, mparts;   /* channel blocks per group, per part, parts */
+} pg1_job;
+
+static void pg1_task(void *arg, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const pg1_job *j = arg;
+    const conv_geom *g = j->g;
+    size_t gf = pg_group_floats(g->Mg, g->K);
+    for (int64_t it = begin; it < end; it++) {
+        int64_t mp = it % j->mparts, rest = it / j->mparts;
+        int64_t ch = rest % j->nchunks, ng = rest / j->nchunks;
+        int64_t grp = ng % g->G, img = ng / g->G;
+        int64_t n0 = ch * j->nc, cols = g->OHW - n0 < j->nc ? g->OHW - n0 : j->nc;
+        int64_t mb0 = mp * j->mbpp, mb1 = mb0 + j->mbpp < j->mblocks ? mb0 + j->mbpp : j->mblocks;
+        if (cols <= 0 || mb0 >= mb1) continue;
+        const float *xg = j->x + (img * g->C + grp * g->Cg) * g->HW + n0;
+        float *yg = j->y + (img * g->M + grp * g->Mg) * g->OHW + n0;
+        pg_gemm(j->pk + (size_t)grp * gf, g->Mg, g->K, mb0, mb1, xg, g->HW, cols, yg, g->OHW, j->lo, j->hi);
+        if (j->post_act) {
+            int64_t m1 = mb1 * PG_MR < g->Mg ? mb1 * PG_MR : g->Mg;
+            for (int64_t m = mb0 * PG_MR; m < m1; m++) cam__act_apply(&j->act, yg + m * g->OHW, (size_t)cols);
+        }
+    }
+}
+
+static void pg1_forward(const conv_geom *g, const float *x, const float *pk, float *y, const cam__act *act,
+                        const cam__ctx *ctx) {
+    pg1_job j = {.g = g, .x = x, .pk = pk, .y = y, .act = *act};
+    j.post_act = act_clamp(act, &j.lo, &j.hi);
+    int64_t nc = PG_CHUNK_BYTES / ((g->K ? g->K : 1) * (int64_t)sizeof(float));
+    nc = nc < 64 ? 64 : nc & ~(int64_t)31;
+    if (g->OHW <= nc + nc / 2) nc = g->OHW;
+    j.nc = nc;
+    j.nchunks = ceil_div(g->OHW, nc);
+    j.mblocks = ceil_div(g->Mg, PG_MR);
+    /* several threads and few chunks, or an uneven share of them: split
+     * the channel blocks too */
+    int threads = cam__ctx_threads(ctx);
+    int64_t base = g->N * g->G * j.nchunks;
+    j.mparts = threads > 1 && base % threads != 0 && base < 8 * threads ? threads : 1;
+    if (j.mparts > j.mblocks) j.mparts = j.mblocks;
+    j.mbpp = ceil_div(j.mblocks, j.mparts);
+    j.mparts = ceil_div(j.mblocks, j.mbpp);
+    cam__ctx_parallel(ctx, base * j.mparts, 1, pg1_task, &j);
+}
+
+/* ---- one output pixel: matrix-vector ------------------------------------ */
+
+/* y[m] = clamp(b[m] + w[m] . x) for rows [m0, m1) of w (row-major, k
+ * columns).  Memory-bound: each weight is read once (no packing); 64 lanes
+ * per row keep four vector FMA chains in flight. */
+CAM__HOT static void gemv_rows(const float *restrict w, const float *restrict x, const float *b, int64_t k,
+                               int64_t m0, int64_t m1, float *restrict y, float lo, float hi) {
+    for (int64_t m = m0; m < m1; m++) {
+        const float *wm = w + m * k;
+        float acc[64] = {0};
+        int64_t i = 0;
+        for (; i + 64 <= k; i += 64)
+            for (int l = 0; l < 64; l++) acc[l] += wm[i + l] * x[i + l];
+        float t = b ? b[m] : 0.0f;
+        for (; i < k; i++) t += wm[i] * x[i];
+        for (int w2 = 32; w2 >= 1; w2 /= 2)
+            for (int l = 0; l < w2; l++) acc[l] += acc[l + w2];
+        float v = acc[0] + t;
+        v = v < lo ? lo : v;
+        y[m] = v > hi ? hi : v;
+    }
+}
+
+typedef struct {
+    const conv_geom *g;
+    const float *x, *w, *b;
+    float *y;
+    float lo, hi;
+} gemv_job;
+
+/* items: (image, group, block of 16 output channels) */
+static void gemv_task(void *arg, int64_t begin, int64_t end, int tid) {
+    (void)tid;
+    const gemv_job *j = arg;
+    const conv_geom *g = j->g;
+    int64_t nb = ceil_div(g->Mg, 16);
+    for (int64_t it = begin; it < end; it++) {
+        int64_t mb = it % nb, ng = it / nb, grp = ng % g->G, img = ng / g->G;
+        int64_t m0 = mb * 16, m1 = m0 + 16 < g->Mg ? m0 + 16 : g->Mg;
+        gemv_rows(j->w + grp * g->Mg * g->K, j->x + img * g->C + grp * g->Cg, j->b ? j->b + grp * g->Mg : NULL,
+                  g->K, m0, m1, j->y + img * g->M + grp * g->Mg, j->lo, j->hi);
+    }
+}
+
+static void gemv_forward(const conv_geom *g, const float *x, const float *w, const float *b, float *y,
+                         const cam__act *act, const cam__ctx *ctx) {
+    gemv_job j = {g, x, w, b, y, 0, 0};
+    bool post = act_clamp(act, &j.lo, &j.hi);
+    int64_t nb = ceil_div(g->Mg, 16);
+    cam__ctx_parallel(ctx, g->N * g->G * nb, ceil_div(65536, 16 * g->K), gemv_task, &j);
+    if (post) cam__act_apply(act, y, (size_t)(g->N * g->M));
+}
+
+/* ======================================================================
  * GEMM paths (im2col and 1x1)
  * ==================================================================== */
 
@@ -433,8 +712,6 @@ static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
                 bias_act(c + m * g->OHW, cols, j->b ? j->b[grp * g->Mg + m0 + m] : 0.0f, &j->act);
     }
 }
-
-static int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 /* Splits the layer into work items for `threads` threads.  Tiles come from
  * the cache budget; with several threads and few items we first try more
@@ -967,6 +1244,16 @@ void cam__op_Conv_forward(const cam__node *n, const cam__tensor *const *in, cam_
     if (conv_geometry(n, in[0], in[1], &g, NULL, 0) != CAM_OK) return;   /* shape() validated */
     if (g.OHW == 0 || g.N == 0) return;
     const float *b = n->n_in > 2 && in[2] ? cam__f32(in[2]) : NULL;
+    const conv_params *p = n->params;
+    const float *pk = p->pack_off && p->pack_path == g.path ? (const float *)((const char *)p + p->pack_off) : NULL;
+    if (g.path == PATH_1X1 && g.OHW == 1) {
+        gemv_forward(&g, cam__f32(in[0]), cam__f32(in[1]), b, cam__f32(out[0]), &n->act, ctx);
+        return;
+    }
+    if (g.path == PATH_1X1 && pk) {
+        pg1_forward(&g, cam__f32(in[0]), pk, cam__f32(out[0]), &n->act, ctx);
+        return;
+    }
     if (g.path == PATH_DIRECT) {
         direct_forward(&g, cam__f32(in[0]), cam__f32(in[1]), b, cam__f32(out[0]), &n->act, ctx);
         return;
@@ -978,6 +1265,30 @@ void cam__op_Conv_forward(const cam__node *n, const cam__tensor *const *in, cam_
     gemm_job j = {&g, cam__f32(in[0]), cam__f32(in[1]), b, cam__f32(out[0]), n->act, ctx, 0, 0, 0, 0};
     gemm_plan(&g, cam__ctx_threads(ctx), &j);
     cam__ctx_parallel(ctx, g.N * g.G * j.nt * j.ms, 1, gemm_task, &j);
+}
+
+/* Packs constant weights (and bias) for the path that will run them, in
+ * the same allocation as the params (freed with them). */
+cam_status cam__op_Conv_prepack(cam__node *n, cam__tensor *const *in, char *err, size_t errlen) {
+    conv_params *p = n->params;
+    p->pack_off = 0;
+    const cam__tensor *x = in[0], *w = in[1], *b = n->n_in > 2 ? in[2] : NULL;
+    if (!x || !w || !w->data || (b && !b->data) || !pg_available()) return CAM_OK;
+    conv_geom g;
+    if (conv_geometry(n, x, w, &g, NULL, 0) != CAM_OK) return CAM_OK;   /* shape() reported it */
+    if (g.path != PATH_1X1 || g.OHW <= 1) return CAM_OK;
+    size_t floats, bytes;
+    if (!cam__mul_ok(pg_group_floats(g.Mg, g.K), (size_t)g.G, &floats) ||
+        !cam__mul_ok(floats, sizeof(float), &bytes) || bytes > SIZE_MAX - sizeof *p - 2 * CAM__ALIGN)
+        return CAM_OK;
+    conv_params *q = realloc(p, sizeof *p + CAM__ALIGN + bytes);
+    if (!q) return cam__fail(err, errlen, CAM_ENOMEM, "Conv %s: out of memory packing weights", n->name);
+    n->params = p = q;
+    uintptr_t base = (uintptr_t)p, data = (base + sizeof *p + CAM__ALIGN - 1) & ~(uintptr_t)(CAM__ALIGN - 1);
+    pg_pack((float *)data, cam__f32(w), b ? cam__f32(b) : NULL, g.G, g.Mg, g.K);
+    p->pack_off = (size_t)(data - base);
+    p->pack_path = g.path;
+    return CAM_OK;
 }
 
 /* ======================================================================
