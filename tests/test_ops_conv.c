@@ -356,6 +356,36 @@ TEST(conv_groups_and_depthwise) {
 /* 3x3 stride 1 with enough channels takes the Winograd path: odd and even
  * output sizes (partial tiles), every padding shape, blocks of tile rows
  * split between threads, batches, all fused activations. */
+/* The masked-load depthwise kernel (AVX-512; "same" k3/k5, stride 1 or 2
+ * with H and W multiples of the stride): planes narrower than a vector
+ * (1, 2, 7 columns: vectors span rows), exactly one (16) and wider (56,
+ * 112), single rows and columns, channel multiplier 2, batch, runtime
+ * weights, every activation.  Odd sizes at stride 2 and asymmetric pads
+ * take the phase-plane kernels, also covered here. */
+TEST(conv_depthwise_vectorised) {
+    static const int64_t hw[][2] = {{7, 7}, {14, 14}, {1, 1}, {1, 9}, {9, 1}, {2, 16}, {16, 2}, {6, 56},
+                                    {112, 10}, {3, 33}, {13, 7}};
+    unsigned seed = 700;
+    for (int i = 0; i < (int)(sizeof hw / sizeof hw[0]); i++)
+        for (int k = 3; k <= 5; k += 2)
+            for (int s = 1; s <= 2; s++) {
+                conv_case cc = base_case();
+                cc.c = 5; cc.group = 5; cc.m = (i % 3 == 2) ? 10 : 5;
+                cc.kh = cc.kw = k; cc.sh = cc.sw = s;
+                cc.pads[0] = cc.pads[1] = cc.pads[2] = cc.pads[3] = k / 2;
+                cc.h = hw[i][0]; cc.w = hw[i][1];
+                cc.n = i % 4 == 1 ? 2 : 1;
+                cc.bias = i % 2 == 0;
+                cc.w_runtime = i % 5 == 3;
+                cc.act = k_acts[(i + k + s) % N_ACTS];
+                EXPECT_CASE(cc, seed++);
+                if (s == 2) {   /* even sizes: the phase-split path */
+                    cc.h = 2 * hw[i][0]; cc.w = 2 * hw[i][1];
+                    EXPECT_CASE(cc, seed++);
+                }
+            }
+}
+
 TEST(conv_winograd) {
     static const struct { int64_t n, c, m, h, w, pads[4]; } t[] = {
         {1, 16, 32, 8, 8, {1, 1, 1, 1}},     {1, 8, 16, 9, 11, {1, 1, 1, 1}},   {1, 24, 40, 13, 10, {0, 0, 0, 0}},
@@ -665,6 +695,7 @@ int main(void) {
     RUN(conv_1x1_packed);
     RUN(conv_tiling_and_thread_split);
     RUN(conv_groups_and_depthwise);
+    RUN(conv_depthwise_vectorised);
     RUN(conv_winograd);
     RUN(conv_degenerate);
     RUN(conv_one_d);
