@@ -360,8 +360,8 @@ TEST(conv_groups_and_depthwise) {
  * with H and W multiples of the stride): planes narrower than a vector
  * (1, 2, 7 columns: vectors span rows), exactly one (16) and wider (56,
  * 112), single rows and columns, channel multiplier 2, batch, runtime
- * weights, every activation.  Odd sizes at stride 2 and asymmetric pads
- * take the phase-plane kernels, also covered here. */
+ * weights, every activation, symmetric and asymmetric (TensorFlow) pads.
+ * Odd sizes at stride 2 take the phase-plane kernels, also covered here. */
 TEST(conv_depthwise_vectorised) {
     static const int64_t hw[][2] = {{7, 7}, {14, 14}, {1, 1}, {1, 9}, {9, 1}, {2, 16}, {16, 2}, {6, 56},
                                     {112, 10}, {3, 33}, {13, 7}};
@@ -383,6 +383,12 @@ TEST(conv_depthwise_vectorised) {
                     cc.h = 2 * hw[i][0]; cc.w = 2 * hw[i][1];
                     EXPECT_CASE(cc, seed++);
                 }
+                /* asymmetric pads that keep the output size: TensorFlow's
+                 * (k/2 - 1, k/2) at stride 2, shifted windows at stride 1 */
+                int64_t p = k / 2;
+                if (s == 2) { cc.pads[0] = cc.pads[1] = p - 1; cc.pads[2] = cc.pads[3] = p; }
+                else { cc.pads[0] = 0; cc.pads[2] = 2 * p; cc.pads[1] = 2 * p - 1; cc.pads[3] = 1; }
+                EXPECT_CASE(cc, seed++);
             }
 }
 

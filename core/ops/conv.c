@@ -749,9 +749,12 @@ static void gemm_plan(const conv_geom *g, int threads, gemm_job *j) {
  * im2col.  The transforms only add, subtract and halve, so the result is
  * as accurate as direct convolution to a few ulps.
  *
- * The weight transform U (16 x M x C) is redone on every forward (W may be
- * a runtime tensor; it costs ~0.1% of the layer) into thread 0's scratch,
- * shared read-only by all threads in the second phase.  The input is
+ * Constant weights are transformed once, by prepack, and kept as 16
+ * packed matrices for the packed-GEMM kernel (on AVX-512 CPUs; redoing the
+ * transform on every forward cost GoogLeNet 6% of its time).  Otherwise
+ * the weight transform U (16 x M x C) is done on every forward into thread
+ * 0's scratch, shared read-only by all threads in the second phase, and
+ * the products are OpenBLAS's.  The input is
  * processed in blocks of whole tile rows, so that V and the GEMM result of
  * one block stay in L2; its rows are zero-padded and split into even and
  * odd columns first, so each tile's patch is 4 contiguous loads per row.
@@ -916,6 +919,7 @@ typedef struct {
     const float *x, *w, *b;
     float *y;
     float *u;                /* in thread 0's scratch */
+    const float *pk;         /* or U packed by prepack: 16 pg matrices M x C */
     cam__act act;
     float lo, hi;
     bool post_act;
@@ -957,9 +961,17 @@ static void wino_block(const wino_job *j, int64_t img, int64_t ty0, int64_t nr, 
         }
     }
     /* the 16 products */
-    for (int xi = 0; xi < 16; xi++)
-        cam__sgemm(false, false, (int)g->M, (int)tb, (int)g->C, 1.0f, j->u + (size_t)xi * (size_t)(g->M * g->C),
-                   (int)g->C, v + xi * vs, (int)tb, 0.0f, mx + xi * ms, (int)tb);
+    if (j->pk) {
+        size_t gf = pg_group_floats(g->M, g->C);
+        int64_t mblocks = ceil_div(g->M, PG_MR);
+        for (int xi = 0; xi < 16; xi++)
+            pg_gemm(j->pk + xi * gf, g->M, g->C, 0, mblocks, v + xi * vs, tb, tb, mx + xi * ms, tb, -INFINITY,
+                    INFINITY);
+    } else {
+        for (int xi = 0; xi < 16; xi++)
+            cam__sgemm(false, false, (int)g->M, (int)tb, (int)g->C, 1.0f, j->u + (size_t)xi * (size_t)(g->M * g->C),
+                       (int)g->C, v + xi * vs, (int)tb, 0.0f, mx + xi * ms, (int)tb);
+    }
     /* output transform + bias + activation */
     bool odd = g->OW % 2 != 0;
     int64_t oy0 = 2 * ty0, oy1 = 2 * (ty0 + nr) < g->OH ? 2 * (ty0 + nr) : g->OH;
@@ -986,15 +998,18 @@ static void wino_task(void *arg, int64_t begin, int64_t end, int tid) {
     }
 }
 
-static void wino_forward(const conv_geom *g, const float *x, const float *w, const float *b, float *y,
-                         const cam__act *act, const cam__ctx *ctx) {
-    wino_job j = {.g = g, .x = x, .w = w, .b = b, .y = y, .act = *act, .lo = -INFINITY, .hi = INFINITY, .ctx = ctx};
+/* pk: the transformed weights packed by prepack (wino_prepack), or NULL to
+ * transform w here and multiply with OpenBLAS. */
+static void wino_forward(const conv_geom *g, const float *x, const float *w, const float *pk, const float *b,
+                         float *y, const cam__act *act, const cam__ctx *ctx) {
+    wino_job j = {.g = g, .x = x, .w = w, .b = b, .y = y, .pk = pk, .act = *act, .lo = -INFINITY, .hi = INFINITY,
+                  .ctx = ctx};
     wino_layout_make(g, &j.l);
     j.u = cam__scratch(ctx, 0);
     if (act->kind == CAM__ACT_RELU) j.lo = 0.0f;
     else if (act->kind == CAM__ACT_CLIP) { j.lo = act->a; j.hi = act->b; }
     else j.post_act = act->kind != CAM__ACT_NONE;
-    cam__ctx_parallel(ctx, g->M, g->C ? ceil_div(16384, g->C) : g->M, wino_weights_task, &j);
+    if (!pk) cam__ctx_parallel(ctx, g->M, g->C ? ceil_div(16384, g->C) : g->M, wino_weights_task, &j);
     /* blocks: as tall as the cache budget allows, but enough of them to
      * give every thread an equal share */
     int threads = cam__ctx_threads(ctx);
@@ -1248,8 +1263,9 @@ static void direct_forward(const conv_geom *g, const float *x, const float *w, c
  * The kernels above spend more time copying than computing: dw_fill builds
  * zero-padded planes, the result is compacted into y afterwards (together
  * twice the kernel's time on MobileNetV2).  With AVX-512's masked loads
- * neither copy is needed for the "same" convolutions of depthwise layers
- * (k x k, pad (k-1)/2, stride 1 or 2, H and W multiples of the stride):
+ * neither copy is needed for the usual depthwise layers (k3 or k5, stride
+ * 1 or 2, output exactly the input size / stride: "same" padding, torch's
+ * symmetric or TensorFlow's (0, 0, 1, 1) for stride 2):
  *  - the output plane is one flat loop over vectors of 16 pixels.  Tap
  *    (kh, kw) of output pixel (r, c) is source pixel (r + dr, c + dc) of
  *    one plane (the input itself for stride 1; for stride 2, one of the
@@ -1266,7 +1282,7 @@ static void direct_forward(const conv_geom *g, const float *x, const float *w, c
  *    is stored once, straight into y. */
 
 typedef struct {
-    int k, s, p;             /* kernel size, stride, pad */
+    int k, s;                /* kernel size, stride */
     int64_t nvec;            /* 16-pixel vectors per output plane */
     size_t masks_b;          /* bytes of the mask table + flags, CAM__ALIGN multiple */
     size_t split_f;          /* stride 2: floats of the four phase planes */
@@ -1277,11 +1293,10 @@ static bool dwv_applies(const conv_geom *g, dwv_layout *l) {
     if (g->KH != g->KW || (g->KH != 3 && g->KH != 5) || g->DH != 1 || g->DW != 1 || g->SH != g->SW ||
         (g->SH != 1 && g->SH != 2))
         return false;
-    int64_t k = g->KH, s = g->SH, p = (k - 1) / 2;
-    if (g->PT != p || g->PL != p || g->H != s * g->OH || g->W != s * g->OW) return false;
+    int64_t k = g->KH, s = g->SH;
+    if (g->PT >= k || g->PL >= k || g->H != s * g->OH || g->W != s * g->OW) return false;
     l->k = (int)k;
     l->s = (int)s;
-    l->p = (int)p;
     l->nvec = (g->OHW + 15) / 16;
     l->masks_b = ((size_t)l->nvec * (size_t)(k * k * 2 + 1) + CAM__ALIGN - 1) & ~(size_t)(CAM__ALIGN - 1);
     l->split_f = s == 2 ? (size_t)(4 * g->OHW) : 0;
@@ -1309,19 +1324,24 @@ static uint32_t lanes_between(int64_t i0, int64_t lo, int64_t hi) {
  * column c + dc[kw] in [0, OW), and the lane a pixel of the plane), and
  * full[v], whether all k2 masks are complete.  Per vector, from the row
  * and column of its first lane: no division per pixel. */
-static void dwv_masks(const conv_geom *g, const dwv_layout *l, const int *dr, uint16_t *tm, uint8_t *full) {
+static void dwv_masks(const conv_geom *g, const dwv_layout *l, const int *dr, const int *dc, uint16_t *tm,
+                      uint8_t *full) {
     int k = l->k, k2 = k * k;
     int64_t OW = g->OW, OHW = g->OHW, c0 = 0;
     for (int64_t v = 0; v < l->nvec; v++, c0 = (c0 + 16) % OW) {
         int64_t i0 = 16 * v;
         uint32_t rm[5], cm[5];
         for (int q = 0; q < k; q++) {
-            int64_t d = dr[q];   /* rows: valid for i in [max(0, -d)*OW, min(OH, OH - d)*OW) and i < OHW */
+            int64_t d = dr[q];   /* rows: valid for i in [max(0, -d)*OW, (OH - max(0, d))*OW) and i < OHW */
             int64_t lo = d < 0 ? -d * OW : 0, hi = d > 0 ? (g->OH - d) * OW : OHW;
             rm[q] = lanes_between(i0, lo, hi);
             /* columns: invalid where c < -d or c >= OW - d; lane l has column (c0 + l) % OW */
+            d = dc[q];
+            int64_t b0 = d < 0 ? 0 : OW - d, b1 = d < 0 ? -d : OW;
+            if (b0 < 0) b0 = 0;
+            if (b1 > OW) b1 = OW;
             uint32_t bad = 0;
-            for (int64_t c = d < 0 ? 0 : OW - d; d != 0 && c < (d < 0 ? -d : OW); c++)
+            for (int64_t c = b0; d != 0 && c < b1; c++)
                 for (int64_t ln = ((c - c0) % OW + OW) % OW; ln < 16; ln += OW) bad |= 1u << ln;
             cm[q] = 0xffffu & ~bad;
         }
@@ -1392,6 +1412,7 @@ PG_TARGET static void dwv_split2(const float *x, int64_t oh, int64_t ow, float *
     for (int64_t row = 0; row < 2 * oh; row++) {
         const float *s = x + row * w;
         float *d0 = ph + (row & 1) * 2 * ohw + (row >> 1) * ow, *d1 = d0 + ohw;
+        for (int64_t c = 0; c < w; c += 16) _mm_prefetch((const char *)(s + 4 * w + c), _MM_HINT_T0);
         for (int64_t c = 0; c < ow; c += 16) {
             int64_t n = ow - c < 16 ? ow - c : 16;   /* outputs; 2n inputs */
             __m512 a, b;
@@ -1443,15 +1464,17 @@ static void dwv_task(void *arg, int64_t begin, int64_t end, int tid) {
     uint16_t *tm = cam__scratch(j->ctx, tid);
     uint8_t *full = (uint8_t *)(tm + l->nvec * k2);
     float *ph = (float *)((char *)tm + l->masks_b);
-    /* tap kh reads source row r + dr[kh] (stride 2: of phase plane
-     * par[kh]); the same along columns */
-    int dr[5], par[5];
+    /* tap row kh reads source row r + dr[kh] (stride 2: of the phase
+     * planes of row parity pr[kh]); columns likewise with dc, pc */
+    int dr[5], pr[5], dc[5], pc[5];
     for (int q = 0; q < k; q++) {
-        int d = q - l->p;
-        par[q] = l->s == 2 ? ((d % 2) + 2) % 2 : 0;
-        dr[q] = l->s == 2 ? (d - par[q]) / 2 : d;
+        int a = q - (int)g->PT, b = q - (int)g->PL;
+        pr[q] = l->s == 2 ? ((a % 2) + 2) % 2 : 0;
+        pc[q] = l->s == 2 ? ((b % 2) + 2) % 2 : 0;
+        dr[q] = l->s == 2 ? (a - pr[q]) / 2 : a;
+        dc[q] = l->s == 2 ? (b - pc[q]) / 2 : b;
     }
-    dwv_masks(g, l, dr, tm, full);
+    dwv_masks(g, l, dr, dc, tm, full);
     int64_t built = -1;
     for (int64_t pl = begin; pl < end; pl++) {
         int64_t m = pl % g->M, img = pl / g->M, grp = m / g->Mg, key = img * g->G + grp;
@@ -1463,8 +1486,8 @@ static void dwv_task(void *arg, int64_t begin, int64_t end, int tid) {
         const float *src[25];
         for (int kh = 0; kh < k; kh++)
             for (int kw = 0; kw < k; kw++) {
-                const float *base = l->s == 2 ? ph + (2 * par[kh] + par[kw]) * g->OHW : x;
-                src[kh * k + kw] = base + dr[kh] * g->OW + dr[kw];
+                const float *base = l->s == 2 ? ph + (2 * pr[kh] + pc[kw]) * g->OHW : x;
+                src[kh * k + kw] = base + dr[kh] * g->OW + dc[kw];
             }
         float bias = j->b ? j->b[m] : 0.0f;
         float *y = j->y + pl * g->OHW;
@@ -1508,7 +1531,7 @@ void cam__op_Conv_forward(const cam__node *n, const cam__tensor *const *in, cam_
         return;
     }
     if (g.path == PATH_WINO) {
-        wino_forward(&g, cam__f32(in[0]), cam__f32(in[1]), b, cam__f32(out[0]), &n->act, ctx);
+        wino_forward(&g, cam__f32(in[0]), cam__f32(in[1]), pk, b, cam__f32(out[0]), &n->act, ctx);
         return;
     }
     gemm_job j = {&g, cam__f32(in[0]), cam__f32(in[1]), b, cam__f32(out[0]), n->act, ctx, 0, 0, 0, 0};
@@ -1525,16 +1548,33 @@ cam_status cam__op_Conv_prepack(cam__node *n, cam__tensor *const *in, char *err,
     if (!x || !w || !w->data || (b && !b->data) || !pg_available()) return CAM_OK;
     conv_geom g;
     if (conv_geometry(n, x, w, &g, NULL, 0) != CAM_OK) return CAM_OK;   /* shape() reported it */
-    if (g.path != PATH_1X1 || g.OHW <= 1) return CAM_OK;
+    /* what gets packed: 1x1, G matrices Mg x K with the bias; Winograd, the
+     * 16 matrices M x C of the transformed weights U, no bias (it is added
+     * in the output transform) */
+    int64_t mats, rows, cols;
+    if (g.path == PATH_1X1 && g.OHW > 1) { mats = g.G; rows = g.Mg; cols = g.K; }
+    else if (g.path == PATH_WINO) { mats = 16; rows = g.M; cols = g.C; }
+    else return CAM_OK;
     size_t floats, bytes;
-    if (!cam__mul_ok(pg_group_floats(g.Mg, g.K), (size_t)g.G, &floats) ||
+    if (!cam__mul_ok(pg_group_floats(rows, cols), (size_t)mats, &floats) ||
         !cam__mul_ok(floats, sizeof(float), &bytes) || bytes > SIZE_MAX - sizeof *p - 2 * CAM__ALIGN)
         return CAM_OK;
+    float *u = NULL;
+    if (g.path == PATH_WINO) {
+        u = cam__aligned_alloc((size_t)(16 * g.M * g.C) * sizeof(float));
+        if (!u) return cam__fail(err, errlen, CAM_ENOMEM, "Conv %s: out of memory packing weights", n->name);
+        wino_weights(&g, cam__f32(w), u, 0, g.M);
+    }
     conv_params *q = realloc(p, sizeof *p + CAM__ALIGN + bytes);
-    if (!q) return cam__fail(err, errlen, CAM_ENOMEM, "Conv %s: out of memory packing weights", n->name);
+    if (!q) {
+        cam__aligned_free(u);
+        return cam__fail(err, errlen, CAM_ENOMEM, "Conv %s: out of memory packing weights", n->name);
+    }
     n->params = p = q;
     uintptr_t base = (uintptr_t)p, data = (base + sizeof *p + CAM__ALIGN - 1) & ~(uintptr_t)(CAM__ALIGN - 1);
-    pg_pack((float *)data, cam__f32(w), b ? cam__f32(b) : NULL, g.G, g.Mg, g.K);
+    if (u) pg_pack((float *)data, u, NULL, mats, rows, cols);
+    else pg_pack((float *)data, cam__f32(w), b ? cam__f32(b) : NULL, mats, rows, cols);
+    cam__aligned_free(u);
     p->pack_off = (size_t)(data - base);
     p->pack_path = g.path;
     return CAM_OK;
