@@ -7,10 +7,12 @@
 #include <stdint.h>
 
 #include "fuzz/fuzz_onnx.c"
+#include "fuzz/fuzz_image.c"
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 static const struct { const char *dir; target_fn fn; } targets[] = {
     {"tests/fuzz/corpus/onnx", cam_fuzz_onnx},
+    {"tests/fuzz/corpus/image", cam_fuzz_image},
 };
 
 static const char *g_dir;
