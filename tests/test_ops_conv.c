@@ -392,6 +392,38 @@ TEST(conv_depthwise_vectorised) {
             }
 }
 
+/* The implicit GEMM for convs with few input channels (AVX-512; group 1,
+ * C*k*k <= 160, stride 1 or 2, output = input size / stride): the
+ * ResNet/GoogLeNet and MobileNet stems scaled down, TF pads, 1-8 input
+ * channels, k 1..7, channel counts around the 6-blocks, pixel counts
+ * around the 64-pixel tiles, batch, activations; and just outside its
+ * limits (C*k*k > 160, odd sizes at stride 2), where im2col runs. */
+TEST(conv_implicit_gemm) {
+    struct { int64_t n, c, h, w, m, k, s, pt, pl, pb, pr; } cases[] = {
+        {1, 3, 40, 46, 16, 7, 2, 3, 3, 3, 3},   /* ResNet stem */
+        {1, 3, 32, 32, 32, 3, 2, 0, 0, 1, 1},   /* MobileNetV2 stem, TF pads */
+        {2, 3, 18, 20, 13, 3, 2, 1, 1, 1, 1},
+        {1, 8, 9, 12, 7, 3, 1, 1, 1, 1, 1},     /* 108 pixels */
+        {1, 4, 8, 8, 6, 5, 1, 2, 2, 2, 2},      /* 64 pixels, one tile */
+        {1, 1, 11, 13, 5, 7, 1, 0, 6, 6, 0},
+        {1, 2, 16, 34, 20, 4, 2, 1, 2, 1, 0},   /* even kernel */
+        {1, 5, 8, 9, 12, 2, 1, 1, 0, 0, 1},
+        {1, 6, 24, 24, 8, 6, 2, 2, 2, 2, 2},    /* C*k*k = 216: im2col */
+        {1, 3, 17, 17, 8, 3, 2, 1, 1, 1, 1},    /* odd size at stride 2: im2col */
+    };
+    unsigned seed = 900;
+    for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        for (int a = 0; a < 3; a++) {
+            conv_case cc = base_case();
+            cc.n = cases[i].n; cc.c = cases[i].c; cc.h = cases[i].h; cc.w = cases[i].w; cc.m = cases[i].m;
+            cc.kh = cc.kw = cases[i].k; cc.sh = cc.sw = cases[i].s;
+            cc.pads[0] = cases[i].pt; cc.pads[1] = cases[i].pl; cc.pads[2] = cases[i].pb; cc.pads[3] = cases[i].pr;
+            cc.act = k_acts[(i + 3 * a) % N_ACTS];
+            cc.bias = a != 1;
+            EXPECT_CASE(cc, seed++);
+        }
+}
+
 TEST(conv_winograd) {
     static const struct { int64_t n, c, m, h, w, pads[4]; } t[] = {
         {1, 16, 32, 8, 8, {1, 1, 1, 1}},     {1, 8, 16, 9, 11, {1, 1, 1, 1}},   {1, 24, 40, 13, 10, {0, 0, 0, 0}},
@@ -702,6 +734,7 @@ int main(void) {
     RUN(conv_tiling_and_thread_split);
     RUN(conv_groups_and_depthwise);
     RUN(conv_depthwise_vectorised);
+    RUN(conv_implicit_gemm);
     RUN(conv_winograd);
     RUN(conv_degenerate);
     RUN(conv_one_d);

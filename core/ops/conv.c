@@ -130,6 +130,7 @@ typedef struct {
 
 static size_t dw_scratch(const conv_geom *g);
 static size_t dwv_scratch(const conv_geom *g);
+static size_t ig_scratch(const conv_geom *g);
 static bool wino_applies(const conv_geom *g);
 static size_t wino_scratch(const conv_geom *g);
 
@@ -269,7 +270,11 @@ cam_status cam__op_Conv_shape(cam__node *n, cam__tensor *const *in, cam__tensor 
         return cam__fail(err, errlen, CAM_ELIMIT, "Conv %s: output too large", n->name);
 
     size_t scratch = 0;
-    if (g.path == PATH_GEMM) scratch = (size_t)g.K * (size_t)g.tile * sizeof(float);
+    if (g.path == PATH_GEMM) {
+        scratch = (size_t)g.K * (size_t)g.tile * sizeof(float);
+        size_t v = ig_scratch(&g);
+        if (v > scratch) scratch = v;
+    }
     else if (g.path == PATH_DIRECT) {
         scratch = dw_scratch(&g);
         size_t v = dwv_scratch(&g);
@@ -1281,6 +1286,8 @@ static void direct_forward(const conv_geom *g, const float *x, const float *w, c
  *  - bias and the clamp are applied in registers and each output vector
  *    is stored once, straight into y. */
 
+#define DWV_MAX_K 7   /* kernel sizes the tap tables hold (the implicit GEMM's) */
+
 typedef struct {
     int k, s;                /* kernel size, stride */
     int64_t nvec;            /* 16-pixel vectors per output plane */
@@ -1310,6 +1317,18 @@ static size_t dwv_scratch(const conv_geom *g) {
     return l.masks_b + l.split_f * sizeof(float);
 }
 
+/* Tap row kh reads source row r + dr[kh] (stride 2: of the phase planes
+ * of row parity pr[kh]); columns likewise with dc, pc. */
+static void dwv_taps(const conv_geom *g, const dwv_layout *l, int *dr, int *pr, int *dc, int *pc) {
+    for (int q = 0; q < l->k; q++) {
+        int a = q - (int)g->PT, b = q - (int)g->PL;
+        pr[q] = l->s == 2 ? ((a % 2) + 2) % 2 : 0;
+        pc[q] = l->s == 2 ? ((b % 2) + 2) % 2 : 0;
+        dr[q] = l->s == 2 ? (a - pr[q]) / 2 : a;
+        dc[q] = l->s == 2 ? (b - pc[q]) / 2 : b;
+    }
+}
+
 /* Bits of lanes l < 16 with lo <= i0 + l < hi. */
 static uint32_t lanes_between(int64_t i0, int64_t lo, int64_t hi) {
     int64_t a = lo - i0, b = hi - i0;
@@ -1330,7 +1349,7 @@ static void dwv_masks(const conv_geom *g, const dwv_layout *l, const int *dr, co
     int64_t OW = g->OW, OHW = g->OHW, c0 = 0;
     for (int64_t v = 0; v < l->nvec; v++, c0 = (c0 + 16) % OW) {
         int64_t i0 = 16 * v;
-        uint32_t rm[5], cm[5];
+        uint32_t rm[DWV_MAX_K], cm[DWV_MAX_K];
         for (int q = 0; q < k; q++) {
             int64_t d = dr[q];   /* rows: valid for i in [max(0, -d)*OW, (OH - max(0, d))*OW) and i < OHW */
             int64_t lo = d < 0 ? -d * OW : 0, hi = d > 0 ? (g->OH - d) * OW : OHW;
@@ -1464,16 +1483,8 @@ static void dwv_task(void *arg, int64_t begin, int64_t end, int tid) {
     uint16_t *tm = cam__scratch(j->ctx, tid);
     uint8_t *full = (uint8_t *)(tm + l->nvec * k2);
     float *ph = (float *)((char *)tm + l->masks_b);
-    /* tap row kh reads source row r + dr[kh] (stride 2: of the phase
-     * planes of row parity pr[kh]); columns likewise with dc, pc */
-    int dr[5], pr[5], dc[5], pc[5];
-    for (int q = 0; q < k; q++) {
-        int a = q - (int)g->PT, b = q - (int)g->PL;
-        pr[q] = l->s == 2 ? ((a % 2) + 2) % 2 : 0;
-        pc[q] = l->s == 2 ? ((b % 2) + 2) % 2 : 0;
-        dr[q] = l->s == 2 ? (a - pr[q]) / 2 : a;
-        dc[q] = l->s == 2 ? (b - pc[q]) / 2 : b;
-    }
+    int dr[DWV_MAX_K], pr[DWV_MAX_K], dc[DWV_MAX_K], pc[DWV_MAX_K];
+    dwv_taps(g, l, dr, pr, dc, pc);
     dwv_masks(g, l, dr, dc, tm, full);
     int64_t built = -1;
     for (int64_t pl = begin; pl < end; pl++) {
@@ -1509,6 +1520,187 @@ static bool dwv_forward(const conv_geom *g, const float *x, const float *w, cons
     return true;
 }
 
+/* ---- implicit GEMM for convs with few input channels (stems) --------------
+ *
+ * im2col of a 224x224 RGB image is a 27-147 row matrix of 12544 columns
+ * written and read back through L3, and OpenBLAS then re-packs it.  With
+ * the taps of the vectorised depthwise kernel (flat output vectors, the
+ * input or its phase planes as sources, per-vector masks for the padding)
+ * the rows of that matrix are computed on the fly instead: row k = (c, kh,
+ * kw) of the B operand at pixel vector v is one masked load from channel
+ * c's source plane.  The packed-GEMM register tile (6 output channels x
+ * 64 pixels) and the packed weights (M x C*KH*KW, bias) are the 1x1
+ * path's; AVX-512 only, stride 1 or 2, output = input size / stride. */
+
+#define IG_MAX_K 160             /* C*KH*KW; deeper convs keep im2col (or Winograd) */
+
+static bool ig_applies(const conv_geom *g, dwv_layout *l) {
+    if (g->G != 1 || g->KH != g->KW || g->KH > DWV_MAX_K || g->K > IG_MAX_K || g->DH != 1 || g->DW != 1 ||
+        g->SH != g->SW || (g->SH != 1 && g->SH != 2) || g->PT >= g->KH || g->PL >= g->KW ||
+        g->H != g->SH * g->OH || g->W != g->SW * g->OW || g->OHW < 64)
+        return false;
+    l->k = (int)g->KH;
+    l->s = (int)g->SH;
+    l->nvec = (g->OHW + 15) / 16;
+    l->masks_b = ((size_t)l->nvec * (size_t)(l->k * l->k * 2 + 1) + CAM__ALIGN - 1) & ~(size_t)(CAM__ALIGN - 1);
+    l->split_f = l->s == 2 ? (size_t)(4 * g->OHW * g->C) : 0;
+    return true;
+}
+
+static size_t ig_scratch(const conv_geom *g) {
+    dwv_layout l;
+    if (!pg_available() || !ig_applies(g, &l)) return 0;
+    return l.masks_b + l.split_f * sizeof(float);
+}
+
+#if PG_BUILT
+/* c[r][16*v + j] = clamp(bias[r] + sum_k w[k][r] * row_k(v, j)) for NV
+ * vectors v of 16 pixels, row_k(v) = rows[k] + 16*v under mask
+ * tm[v*T + tap[k]] (all lanes when FULL); the last vector stores `last`. */
+static inline __attribute__((always_inline)) PG_TARGET void
+ig_tile(int NV, bool FULL, int64_t K, const float *const *rows, const uint8_t *tap, const uint16_t *tm, int T,
+        const float *restrict w, float *restrict c, int64_t ldc, const float *restrict bias, int mv,
+        __mmask16 last, float lo, float hi) {
+    __m512 acc[PG_MR][PG_NV];
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < PG_MR; r++)
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_set1_ps(bias[r]);
+    for (int64_t k = 0; k < K; k++) {
+        __m512 x[PG_NV];
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < NV; v++)
+            x[v] = FULL ? _mm512_loadu_ps(rows[k] + 16 * v)
+                        : _mm512_maskz_loadu_ps(tm[v * T + tap[k]], rows[k] + 16 * v);
+        const float *wk = w + k * PG_MR;
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < PG_MR; r++) {
+            __m512 wr = _mm512_set1_ps(wk[r]);
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(wr, x[v], acc[r][v]);
+        }
+    }
+    __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    _Pragma("GCC unroll 8")
+    for (int r = 0; r < PG_MR; r++) {
+        if (r >= mv) continue;
+        _Pragma("GCC unroll 4")
+        for (int v = 0; v < NV; v++) {
+            __m512 y = _mm512_min_ps(vhi, _mm512_max_ps(vlo, acc[r][v]));
+            if (v == NV - 1) _mm512_mask_storeu_ps(c + r * ldc + 16 * v, last, y);
+            else _mm512_storeu_ps(c + r * ldc + 16 * v, y);
+        }
+    }
+}
+
+typedef void (*ig_fn)(int64_t K, const float *const *rows, const uint8_t *tap, const uint16_t *tm, int T,
+                      const float *w, float *c, int64_t ldc, const float *bias, int mv, __mmask16 last, float lo,
+                      float hi);
+#define IG_FN(NAME, NV, FULL)                                                                              \
+    PG_TARGET static void NAME(int64_t K, const float *const *rows, const uint8_t *tap, const uint16_t *tm, \
+                               int T, const float *w, float *c, int64_t ldc, const float *bias, int mv,      \
+                               __mmask16 last, float lo, float hi) {                                         \
+        ig_tile(NV, FULL, K, rows, tap, tm, T, w, c, ldc, bias, mv, last, lo, hi);                          \
+    }
+IG_FN(ig_full4, 4, true)
+IG_FN(ig_m1, 1, false)
+IG_FN(ig_m2, 2, false)
+IG_FN(ig_m3, 3, false)
+IG_FN(ig_m4, 4, false)
+#undef IG_FN
+static const ig_fn ig_masked[PG_NV + 1] = {NULL, ig_m1, ig_m2, ig_m3, ig_m4};
+#endif
+
+typedef struct {
+    const conv_geom *g;
+    dwv_layout l;
+    const float *x, *pk;
+    float *y;
+    cam__act act;
+    float lo, hi;
+    bool post_act;
+    int64_t ntile, mblocks, mbpp, mparts;   /* 64-pixel tiles per image; channel blocks */
+    const cam__ctx *ctx;
+} ig_job;
+
+static void ig_task(void *arg, int64_t begin, int64_t end, int tid) {
+#if PG_BUILT
+    const ig_job *j = arg;
+    const conv_geom *g = j->g;
+    const dwv_layout *l = &j->l;
+    int k = l->k, T = k * k;
+    uint16_t *tm = cam__scratch(j->ctx, tid);
+    uint8_t *full = (uint8_t *)(tm + l->nvec * T);
+    float *ph = (float *)((char *)tm + l->masks_b);
+    int dr[DWV_MAX_K], pr[DWV_MAX_K], dc[DWV_MAX_K], pc[DWV_MAX_K];
+    dwv_taps(g, l, dr, pr, dc, pc);
+    dwv_masks(g, l, dr, dc, tm, full);
+    const float *rows[IG_MAX_K];
+    uint8_t tap[IG_MAX_K];
+    int64_t built = -1;
+    const float *bias = j->pk + j->mblocks * PG_MR * g->K;
+    for (int64_t it = begin; it < end; it++) {
+        int64_t mp = it % j->mparts, rest = it / j->mparts, tile = rest % j->ntile, img = rest / j->ntile;
+        int64_t mb0 = mp * j->mbpp, mb1 = mb0 + j->mbpp < j->mblocks ? mb0 + j->mbpp : j->mblocks;
+        if (mb0 >= mb1) continue;
+        if (built != img) {   /* B's row pointers for this image (and its phase planes) */
+            const float *x = j->x + img * g->C * g->HW;
+            for (int64_t c = 0; c < g->C; c++) {
+                const float *src = x + c * g->HW;
+                if (l->s == 2) {
+                    dwv_split2(src, g->OH, g->OW, ph + c * 4 * g->OHW);
+                    src = ph + c * 4 * g->OHW;
+                }
+                for (int kh = 0; kh < k; kh++)
+                    for (int kw = 0; kw < k; kw++) {
+                        int t = kh * k + kw;
+                        const float *base = l->s == 2 ? src + (2 * pr[kh] + pc[kw]) * g->OHW : src;
+                        rows[c * T + t] = base + dr[kh] * g->OW + dc[kw];
+                        tap[c * T + t] = (uint8_t)t;
+                    }
+            }
+            built = img;
+        }
+        int64_t v0 = tile * PG_NV, nv = l->nvec - v0 < PG_NV ? l->nvec - v0 : PG_NV, p0 = 16 * v0;
+        int64_t np = g->OHW - p0 < 16 * nv ? g->OHW - p0 : 16 * nv;   /* pixels of the tile */
+        __mmask16 last = (__mmask16)(np % 16 ? (1u << (np % 16)) - 1 : 0xffff);
+        bool allfull = nv == PG_NV;
+        for (int64_t v = v0; v < v0 + nv && allfull; v++) allfull = full[v];
+        const float *rk[IG_MAX_K];
+        for (int64_t q = 0; q < g->K; q++) rk[q] = rows[q] + p0;
+        float *y = j->y + img * g->M * g->OHW + p0;
+        for (int64_t mb = mb0; mb < mb1; mb++) {
+            int mv = g->M - mb * PG_MR < PG_MR ? (int)(g->M - mb * PG_MR) : PG_MR;
+            const float *w = j->pk + mb * PG_MR * g->K;
+            (allfull ? ig_full4 : ig_masked[nv])(g->K, rk, tap, tm + v0 * T, T, w, y + mb * PG_MR * g->OHW, g->OHW,
+                                                 bias + mb * PG_MR, mv, last, j->lo, j->hi);
+        }
+        if (j->post_act) {
+            int64_t m1 = mb1 * PG_MR < g->M ? mb1 * PG_MR : g->M;
+            for (int64_t m = mb0 * PG_MR; m < m1; m++) cam__act_apply(&j->act, y + m * g->OHW, (size_t)np);
+        }
+    }
+#else
+    (void)arg; (void)begin; (void)end; (void)tid;
+#endif
+}
+
+static bool ig_forward(const conv_geom *g, const float *x, const float *pk, float *y, const cam__act *act,
+                       const cam__ctx *ctx) {
+    ig_job j = {.g = g, .x = x, .pk = pk, .y = y, .act = *act, .ctx = ctx};
+    if (!pg_available() || !ig_applies(g, &j.l)) return false;
+    j.post_act = act_clamp(act, &j.lo, &j.hi);
+    j.ntile = ceil_div(j.l.nvec, PG_NV);
+    j.mblocks = ceil_div(g->M, PG_MR);
+    j.mparts = 1;
+    j.mbpp = j.mblocks;
+    /* tiles are many (a task builds its masks and phase planes: big grains) */
+    int threads = cam__ctx_threads(ctx);
+    int64_t grain = ceil_div(g->N * j.ntile, threads);
+    cam__ctx_parallel(ctx, g->N * j.ntile, grain, ig_task, &j);
+    return true;
+}
+
 void cam__op_Conv_forward(const cam__node *n, const cam__tensor *const *in, cam__tensor *const *out,
                           const cam__ctx *ctx) {
     conv_geom g;
@@ -1525,6 +1717,7 @@ void cam__op_Conv_forward(const cam__node *n, const cam__tensor *const *in, cam_
         pg1_forward(&g, cam__f32(in[0]), pk, cam__f32(out[0]), &n->act, ctx);
         return;
     }
+    if (g.path == PATH_GEMM && pk && ig_forward(&g, cam__f32(in[0]), pk, cam__f32(out[0]), &n->act, ctx)) return;
     if (g.path == PATH_DIRECT) {
         if (dwv_forward(&g, cam__f32(in[0]), cam__f32(in[1]), b, cam__f32(out[0]), &n->act, ctx)) return;
         direct_forward(&g, cam__f32(in[0]), cam__f32(in[1]), b, cam__f32(out[0]), &n->act, ctx);
@@ -1552,9 +1745,14 @@ cam_status cam__op_Conv_prepack(cam__node *n, cam__tensor *const *in, char *err,
      * 16 matrices M x C of the transformed weights U, no bias (it is added
      * in the output transform) */
     int64_t mats, rows, cols;
-    if (g.path == PATH_1X1 && g.OHW > 1) { mats = g.G; rows = g.Mg; cols = g.K; }
-    else if (g.path == PATH_WINO) { mats = 16; rows = g.M; cols = g.C; }
-    else return CAM_OK;
+    dwv_layout l;
+    if ((g.path == PATH_1X1 && g.OHW > 1) || (g.path == PATH_GEMM && ig_applies(&g, &l))) {
+        mats = g.G; rows = g.Mg; cols = g.K;
+    } else if (g.path == PATH_WINO) {
+        mats = 16; rows = g.M; cols = g.C;
+    } else {
+        return CAM_OK;
+    }
     size_t floats, bytes;
     if (!cam__mul_ok(pg_group_floats(rows, cols), (size_t)mats, &floats) ||
         !cam__mul_ok(floats, sizeof(float), &bytes) || bytes > SIZE_MAX - sizeof *p - 2 * CAM__ALIGN)
