@@ -83,3 +83,4 @@ fuzz:
 # camserve vs ONNX Runtime, side by side (see tools/bench.sh for knobs)
 bench: all
 	tools/bench.sh
+	tools/bench-predict.sh
