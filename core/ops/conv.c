@@ -361,6 +361,8 @@ static void bias_act(float *x, int64_t n, float b, const cam__act *act) {
 #define PG_MR 6                        /* output channels per micro-tile */
 #define PG_NV 4                        /* 16-float vectors of pixels per micro-tile */
 #define PG_CHUNK_BYTES (256 * 1024)    /* B block of one pixel chunk */
+#define PG_KBLOCK_BYTES (384 * 1024)   /* rows of B one pass over the channel blocks reads */
+#define PG_TILE_BYTES (384 * 1024)     /* im2col tile for the packed kernel */
 
 /* Floats of one group's packed weights + bias. */
 static size_t pg_group_floats(int64_t mg, int64_t k) {
@@ -399,12 +401,23 @@ static bool pg_available(void) {
  * when not `masked`).  max(lo, v) and min(hi, v) return v when it is NaN. */
 static inline __attribute__((always_inline)) PG_TARGET void
 pg_tile(int NV, bool masked, int64_t K, const float *restrict w, const float *restrict b, int64_t ldb,
-        float *restrict c, int64_t ldc, const float *restrict bias, int mv, __mmask16 tail, float lo, float hi) {
+        float *restrict c, int64_t ldc, const float *restrict bias, int mv, __mmask16 tail, float lo, float hi,
+        int first, int last) {
     __m512 acc[PG_MR][PG_NV];
-    _Pragma("GCC unroll 8")
-    for (int r = 0; r < PG_MR; r++)
-        _Pragma("GCC unroll 4")
-        for (int v = 0; v < NV; v++) acc[r][v] = _mm512_set1_ps(bias[r]);
+    if (first) {
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < PG_MR; r++)
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_set1_ps(bias[r]);
+    } else {   /* a later block of K: continue the sums stored in c */
+        _Pragma("GCC unroll 8")
+        for (int r = 0; r < PG_MR; r++)
+            _Pragma("GCC unroll 4")
+            for (int v = 0; v < NV; v++)
+                acc[r][v] = r >= mv ? _mm512_setzero_ps()
+                            : masked && v == NV - 1 ? _mm512_maskz_loadu_ps(tail, c + r * ldc + 16 * v)
+                                                    : _mm512_loadu_ps(c + r * ldc + 16 * v);
+    }
     for (int64_t k = 0; k < K; k++) {
         __m512 x[PG_NV];
         _Pragma("GCC unroll 4")
@@ -419,7 +432,7 @@ pg_tile(int NV, bool masked, int64_t K, const float *restrict w, const float *re
             for (int v = 0; v < NV; v++) acc[r][v] = _mm512_fmadd_ps(wr, x[v], acc[r][v]);
         }
     }
-    __m512 vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    __m512 vlo = _mm512_set1_ps(last ? lo : -INFINITY), vhi = _mm512_set1_ps(last ? hi : INFINITY);
     _Pragma("GCC unroll 8")
     for (int r = 0; r < PG_MR; r++) {
         if (r >= mv) continue;   /* not break: the loop must unroll for acc to stay in registers */
@@ -432,38 +445,64 @@ pg_tile(int NV, bool masked, int64_t K, const float *restrict w, const float *re
     }
 }
 
-/* one function per width: PG_NV full vectors, and 1..PG_NV with the last masked */
+/* one function per width: 1..PG_NV vectors, all full or the last masked */
 typedef void (*pg_ukr_fn)(int64_t K, const float *w, const float *b, int64_t ldb, float *c, int64_t ldc,
-                          const float *bias, int mv, __mmask16 tail, float lo, float hi);
+                          const float *bias, int mv, __mmask16 tail, float lo, float hi, int first, int last);
 #define PG_UKR(NAME, NV, MASKED)                                                                           \
     PG_TARGET static void NAME(int64_t K, const float *w, const float *b, int64_t ldb, float *c, int64_t ldc, \
-                               const float *bias, int mv, __mmask16 tail, float lo, float hi) {           \
-        pg_tile(NV, MASKED, K, w, b, ldb, c, ldc, bias, mv, tail, lo, hi);                                \
+                               const float *bias, int mv, __mmask16 tail, float lo, float hi, int first,  \
+                               int last) {                                                                 \
+        pg_tile(NV, MASKED, K, w, b, ldb, c, ldc, bias, mv, tail, lo, hi, first, last);                   \
     }
-PG_UKR(pg_ukr_full, PG_NV, false)
+PG_UKR(pg_ukr_f1, 1, false)
+PG_UKR(pg_ukr_f2, 2, false)
+PG_UKR(pg_ukr_f3, 3, false)
+PG_UKR(pg_ukr_f4, 4, false)
 PG_UKR(pg_ukr_m1, 1, true)
 PG_UKR(pg_ukr_m2, 2, true)
 PG_UKR(pg_ukr_m3, 3, true)
 PG_UKR(pg_ukr_m4, 4, true)
 #undef PG_UKR
+static const pg_ukr_fn pg_ukr_full[PG_NV + 1] = {NULL, pg_ukr_f1, pg_ukr_f2, pg_ukr_f3, pg_ukr_f4};
 static const pg_ukr_fn pg_ukr_masked[PG_NV + 1] = {NULL, pg_ukr_m1, pg_ukr_m2, pg_ukr_m3, pg_ukr_m4};
 
 /* Rows [mb0*PG_MR, min(mb1*PG_MR, m)) and columns [0, n) of
  * C = clamp(W B + bias): pk is one group's packed weights (m x k), B is
  * k x n with row stride ldb, C has row stride ldc.  Each block of rows
- * runs over the columns in tiles of 16*PG_NV, the last one narrower. */
+ * runs over the columns in passes of up to PG_NV vectors of 16, as even
+ * as possible (196 pixels: 4+3+3+3 vectors rather than 4+4+4+1, whose
+ * last pass would read all the weights for 4 pixels); the last vector is
+ * masked when n is not a multiple of 16. */
 PG_TARGET static void pg_gemm(const float *pk, int64_t m, int64_t k, int64_t mb0, int64_t mb1, const float *b,
                               int64_t ldb, int64_t n, float *c, int64_t ldc, float lo, float hi) {
     const float *bias = pk + (m + PG_MR - 1) / PG_MR * PG_MR * k;
-    int64_t full = n / (16 * PG_NV) * (16 * PG_NV), rest = n - full;
-    pg_ukr_fn tail_fn = rest ? pg_ukr_masked[(rest + 15) / 16] : NULL;
-    __mmask16 tail = (__mmask16)(rest % 16 ? (1u << (rest % 16)) - 1 : 0xffff);
-    for (int64_t mb = mb0; mb < mb1; mb++) {
-        int mv = m - mb * PG_MR < PG_MR ? (int)(m - mb * PG_MR) : PG_MR;
-        const float *w = pk + mb * PG_MR * k, *bb = bias + mb * PG_MR;
-        float *cm = c + mb * PG_MR * ldc;
-        for (int64_t j = 0; j < full; j += 16 * PG_NV) pg_ukr_full(k, w, b + j, ldb, cm + j, ldc, bb, mv, 0xffff, lo, hi);
-        if (tail_fn) tail_fn(k, w, b + full, ldb, cm + full, ldc, bb, mv, tail, lo, hi);
+    int64_t nvec = (n + 15) / 16, npass = (nvec + PG_NV - 1) / PG_NV;
+    int64_t base = npass ? nvec / npass : 0, extra = npass ? nvec % npass : 0;
+    __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xffff);
+    /* K in blocks whose rows of B (re-read for every block of channels)
+     * stay in L2; the partial sums go through C */
+    int64_t kc = PG_KBLOCK_BYTES / (16 * (int64_t)sizeof(float) * (nvec ? nvec : 1));
+    if (kc < 128) kc = 128;
+    if (kc >= k) kc = k ? k : 1;
+    else kc = (k + (k + kc - 1) / kc - 1) / ((k + kc - 1) / kc);   /* even blocks */
+    for (int64_t k0 = 0; k0 < k || k0 == 0; k0 += kc) {   /* once when k == 0: C = bias */
+        int64_t kb = k - k0 < kc ? k - k0 : kc;
+        int first = k0 == 0, last = k0 + kb == k;
+        for (int64_t mb = mb0; mb < mb1; mb++) {
+            int mv = m - mb * PG_MR < PG_MR ? (int)(m - mb * PG_MR) : PG_MR;
+            const float *w = pk + (mb * k + k0) * PG_MR, *bb = bias + mb * PG_MR;
+            float *cm = c + mb * PG_MR * ldc;
+            const float *bk = b + k0 * ldb;
+            int64_t j = 0;
+            for (int64_t q = 0; q < npass; q++) {
+                int64_t nv = base + (q < extra);
+                if (q + 1 < npass || tail == 0xffff)
+                    pg_ukr_full[nv](kb, w, bk + j, ldb, cm + j, ldc, bb, mv, 0xffff, lo, hi, first, last);
+                else
+                    pg_ukr_masked[nv](kb, w, bk + j, ldb, cm + j, ldc, bb, mv, tail, lo, hi, first, last);
+                j += 16 * nv;
+            }
+        }
     }
 }
 #else
@@ -685,6 +724,9 @@ typedef struct {
     cam__act act;
     const cam__ctx *ctx;
     int64_t nt, tile, ms, mchunk;
+    const float *pk;         /* packed weights (packed-GEMM kernel), or NULL: OpenBLAS */
+    float lo, hi;            /* with pk: the clamp for act */
+    bool post_act;
 } gemm_job;
 
 static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
@@ -715,6 +757,13 @@ static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
             ldb = (int)g->HW;
         }
         float *c = yg + m0 * g->OHW + p0;
+        if (j->pk) {   /* mchunk is a multiple of PG_MR */
+            pg_gemm(j->pk + (size_t)grp * pg_group_floats(g->Mg, g->K), g->Mg, g->K, m0 / PG_MR,
+                    ceil_div(m0 + mc, PG_MR), bmat, ldb, cols, yg + p0, g->OHW, j->lo, j->hi);
+            if (j->post_act)
+                for (int64_t m = 0; m < mc; m++) cam__act_apply(&j->act, c + m * g->OHW, (size_t)cols);
+            continue;
+        }
         cam__sgemm(false, false, (int)mc, (int)cols, (int)g->K, 1.0f, j->w + (grp * g->Mg + m0) * g->K, (int)g->K,
                    bmat, ldb, 0.0f, c, (int)g->OHW);
         if (j->b || j->act.kind != CAM__ACT_NONE)
@@ -727,7 +776,15 @@ static void gemm_task(void *arg, int64_t begin, int64_t end, int tid) {
  * the cache budget; with several threads and few items we first try more
  * (smaller) tiles so the count divides evenly, else split output channels. */
 static void gemm_plan(const conv_geom *g, int threads, gemm_job *j) {
-    int64_t nt = ceil_div(g->OHW, g->tile);
+    int64_t tile = g->tile;
+    if (j->pk) {
+        /* our kernel does not re-pack the weights per call: tiles as small
+         * as keep the im2col block in L2 (<= g->tile, which sized scratch) */
+        int64_t t = PG_TILE_BYTES / ((g->K ? g->K : 1) * (int64_t)sizeof(float));
+        t = t < 64 ? 64 : t & ~(int64_t)15;
+        if (t < tile) tile = t;
+    }
+    int64_t nt = ceil_div(g->OHW, tile);
     int64_t ms = 1;
     int64_t base = g->N * g->G;
     if (threads > 1 && base * nt < 4 * threads && (base * nt) % threads != 0) {
@@ -740,6 +797,7 @@ static void gemm_plan(const conv_geom *g, int threads, gemm_job *j) {
     j->nt = ceil_div(g->OHW, j->tile);
     int64_t mchunk = ceil_div(g->Mg, ms);
     if (ms > 1) mchunk = (mchunk + 15) & ~(int64_t)15;   /* whole micro-kernel panels */
+    if (j->pk) mchunk = ceil_div(mchunk, PG_MR) * PG_MR;   /* whole channel blocks */
     j->mchunk = mchunk;
     j->ms = ceil_div(g->Mg, mchunk);
 }
@@ -1727,7 +1785,12 @@ void cam__op_Conv_forward(const cam__node *n, const cam__tensor *const *in, cam_
         wino_forward(&g, cam__f32(in[0]), cam__f32(in[1]), pk, b, cam__f32(out[0]), &n->act, ctx);
         return;
     }
-    gemm_job j = {&g, cam__f32(in[0]), cam__f32(in[1]), b, cam__f32(out[0]), n->act, ctx, 0, 0, 0, 0};
+    gemm_job j = {&g, cam__f32(in[0]), cam__f32(in[1]), b, cam__f32(out[0]), n->act, ctx, 0, 0, 0, 0, NULL, 0, 0,
+                  false};
+    if (g.path == PATH_GEMM && pk) {
+        j.pk = pk;
+        j.post_act = act_clamp(&n->act, &j.lo, &j.hi);
+    }
     gemm_plan(&g, cam__ctx_threads(ctx), &j);
     cam__ctx_parallel(ctx, g.N * g.G * j.nt * j.ms, 1, gemm_task, &j);
 }
@@ -1745,8 +1808,7 @@ cam_status cam__op_Conv_prepack(cam__node *n, cam__tensor *const *in, char *err,
      * 16 matrices M x C of the transformed weights U, no bias (it is added
      * in the output transform) */
     int64_t mats, rows, cols;
-    dwv_layout l;
-    if ((g.path == PATH_1X1 && g.OHW > 1) || (g.path == PATH_GEMM && ig_applies(&g, &l))) {
+    if ((g.path == PATH_1X1 && g.OHW > 1) || g.path == PATH_GEMM) {
         mats = g.G; rows = g.Mg; cols = g.K;
     } else if (g.path == PATH_WINO) {
         mats = 16; rows = g.M; cols = g.C;
