@@ -1,0 +1,652 @@
+/* render.c: colormaps, the heatmap overlay, PNG encoding and base64.
+ *
+ * Everything after the forward pass of a /cam request runs through here for
+ * every response, so the budget is tight: overlay + PNG + base64 of a
+ * 512x341 photo must stay well under 2 ms (a quarter of a ~10 ms forward
+ * pass, shared with CAM and boxes).  PNG compression dominates; see the PNG
+ * section for why it does not go through libpng and zlib. */
+#include "internal.h"
+#include "colormap.h"
+#include "render_internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <zlib.h>
+
+/* Hot loops: CAM__HOT's per-ISA clones, and never inlined.  Without clones
+ * (CAM_NO_CLONES, sanitizer and clang builds, other architectures) gcc
+ * would inline these into their callers, where the restrict qualifiers of
+ * the parameters stop counting and the loops stay scalar (3-4x slower). */
+#define HOT CAM__HOT __attribute__((noinline))
+
+/* ---- colormaps ------------------------------------------------------------ */
+
+static const struct {
+    const char *name;
+    const uint8_t *lut;
+} cmaps[] = {
+    [CAM_CMAP_JET] = {"jet", cam__cmap_jet},
+    [CAM_CMAP_TURBO] = {"turbo", cam__cmap_turbo},
+    [CAM_CMAP_VIRIDIS] = {"viridis", cam__cmap_viridis},
+    [CAM_CMAP_INFERNO] = {"inferno", cam__cmap_inferno},
+    [CAM_CMAP_GRAY] = {"gray", cam__cmap_gray},
+};
+#define N_CMAPS ((int)(sizeof cmaps / sizeof cmaps[0]))
+
+/* Case-insensitive: "Jet" in a query string is not worth a 400. */
+int cam_colormap_parse(const char *name, cam_colormap *out) {
+    if (!name) return 0;
+    for (int i = 0; i < N_CMAPS; i++)
+        if (strcasecmp(name, cmaps[i].name) == 0) {
+            if (out) *out = (cam_colormap)i;
+            return 1;
+        }
+    return 0;
+}
+
+/* NULL for a value outside the enum (there is no name to give). */
+const char *cam_colormap_name(cam_colormap c) {
+    return (unsigned)c < (unsigned)N_CMAPS ? cmaps[c].name : NULL;
+}
+
+const uint8_t *cam_colormap_lut(cam_colormap c) {
+    return (unsigned)c < (unsigned)N_CMAPS ? cmaps[c].lut : NULL;
+}
+
+/* ---- overlay -------------------------------------------------------------- */
+
+/* heat -> LUT index round(clamp(h, 0, 1) * 255).  `h > 0 ? h : 0` sends NaN
+ * to 0 and compiles to maxps, so the loop vectorises. */
+static HOT void heat_index_row(const float *restrict heat, uint8_t *restrict idx, int w) {
+    for (int x = 0; x < w; x++) {
+        float v = heat[x];
+        v = v > 0.0f ? v : 0.0f;
+        v = v < 1.0f ? v : 1.0f;
+        idx[x] = (uint8_t)(int)(v * 255.0f + 0.5f);
+    }
+}
+
+/* out = round(a * c + b * p) on bytes; a + b = 1, so the sum stays within
+ * [0, 255.5) and truncating after +0.5 rounds half up without a clamp. */
+static HOT void blend_row(const uint8_t *restrict col, const uint8_t *restrict px, uint8_t *restrict out,
+                          int n, float a, float b) {
+    for (int i = 0; i < n; i++) out[i] = (uint8_t)(int)(a * (float)col[i] + b * (float)px[i] + 0.5f);
+}
+
+cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cmap, float alpha, cam_image *out,
+                       char *err, size_t errlen) {
+    if (!img || !img->rgb || !heat || !out) return cam__fail(err, errlen, CAM_EINVAL, "overlay: NULL argument");
+    if (img->width <= 0 || img->height <= 0 || img->stride / 3 < (size_t)img->width)
+        return cam__fail(err, errlen, CAM_EINVAL, "overlay: bad image %dx%d (stride %zu)", img->width,
+                         img->height, img->stride);
+    const uint8_t *lut = cam_colormap_lut(cmap);
+    if (!lut) return cam__fail(err, errlen, CAM_EINVAL, "overlay: unknown colormap %d", (int)cmap);
+    if (alpha != alpha) return cam__fail(err, errlen, CAM_EINVAL, "overlay: alpha is NaN");
+    alpha = alpha < 0.0f ? 0.0f : alpha > 1.0f ? 1.0f : alpha;
+
+    int w = img->width, h = img->height;
+    /* one row of LUT indices and one row of heat colours */
+    uint8_t *scratch = malloc((size_t)w * 4);
+    if (!scratch) return cam__fail(err, errlen, CAM_ENOMEM, "overlay: out of memory for a %d-pixel row", w);
+    cam_status st = cam_image_alloc(out, w, h, err, errlen);
+    if (st != CAM_OK) {
+        free(scratch);
+        return st;
+    }
+    uint8_t *idx = scratch, *col = scratch + w;
+    for (int y = 0; y < h; y++) {
+        heat_index_row(heat + (size_t)y * (size_t)w, idx, w);
+        /* the gather through the LUT does not vectorise; it is 3 byte
+         * copies a pixel and cheap next to the blend */
+        for (int x = 0; x < w; x++) {
+            const uint8_t *c = lut + 3 * idx[x];
+            col[3 * x] = c[0];
+            col[3 * x + 1] = c[1];
+            col[3 * x + 2] = c[2];
+        }
+        blend_row(col, img->rgb + (size_t)y * img->stride, out->rgb + (size_t)y * out->stride, 3 * w, alpha,
+                  1.0f - alpha);
+    }
+    free(scratch);
+    return CAM_OK;
+}
+
+/* ---- PNG ------------------------------------------------------------------ */
+
+/* Why not libpng: it can only hand its rows to zlib, and zlib is too slow
+ * for the budget at every setting that compresses at all.
+ * tools/renderbench, libpng 1.6.39 + zlib 1.2.13 against the encoder
+ * below, on the 10 photos of ../shared/images (nine 512 wide, one
+ * 1352x900) and on jet overlays of them (alpha 0.5, a CAM-like blob):
+ * ms per 512x341 image (median of 31 encodes of each image, scaled by
+ * pixels) and compressed / raw size.  The 2-core machine was shared with
+ * other builds (load ~2.5), which inflates and jitters every time by tens
+ * of percent; the gaps below are far larger than that.
+ *
+ *                                         photos           overlays
+ *                                       ms     size       ms     size
+ *   libpng level 1, default   sub      12.9    0.614     10.2    0.536
+ *                   default   paeth    16.9    0.603     14.2    0.521
+ *                   default   adaptive 16.8    0.592     13.4    0.510
+ *                   filtered  sub      10.1    0.614      9.1    0.536
+ *                   filtered  avg       9.2    0.596      8.2    0.507
+ *                   huffman   none      5.6    0.848      5.2    0.885
+ *                   huffman   sub       5.2    0.599      5.7    0.488
+ *                   huffman   avg       7.6    0.574      7.7    0.464
+ *                   huffman   paeth     8.8    0.569      7.7    0.459
+ *                   huffman   adaptive  8.8    0.560      8.7    0.451
+ *                   rle       sub       8.9    0.594      8.9    0.488
+ *                   rle       paeth     7.3    0.565      7.5    0.460
+ *   libpng level 0 (stored)             0.44   1.001      0.45   1.001
+ *   libpng level 6 default adaptive
+ *                   (libpng's defaults)  47.7   0.566     62.3    0.476
+ *   this encoder, 128 KiB blocks: none   0.76   0.856      1.5    0.893
+ *                                 sub    1.1    0.598      1.0    0.488
+ *                                 up     1.1    0.618      0.78   0.508
+ *                                 avg    0.92   0.574      1.0    0.464
+ *                                 paeth  1.0    0.569      0.76   0.459
+ *   paeth, 32 KiB / 1 MiB blocks (photos): 1.3 / 0.99 ms, 0.569 / 0.575
+ *
+ * LZ77 matching (default, filtered, rle) buys almost nothing over Huffman
+ * coding alone once a filter has turned photos into small residuals, and
+ * even Huffman-only zlib costs over 5 ms here: more than the whole budget.
+ * Stored (level 0) is fast but doubles the response.  So this file
+ * writes the PNG itself: a row filter (vectorised: encoding a filter reads
+ * only raw neighbours, never filtered ones), a histogram, a length-limited
+ * Huffman code per block, and a branch-free bit packer, i.e. a deflate
+ * stream of dynamic-Huffman blocks without matches (a stored block where
+ * Huffman coding would not pay, e.g. noise); zlib only provides crc32.
+ * Same sizes as zlib's Huffman-only mode, 5-9x faster.  Paeth: the
+ * smallest output at no measurable cost over the other filters; 128 KiB
+ * blocks: as small as 32 KiB (a code per block adapts to image regions;
+ * 1 MiB blocks are 1% larger).  The output is a standard PNG (one IDAT);
+ * the tests decode it with libpng. */
+
+void cam__png_default_params(cam__png_params *p) {
+    p->filter = CAM__PNG_PAETH;
+    p->block_bytes = 128 * 1024;
+}
+
+static inline void store64le(uint8_t *p, uint64_t v) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    memcpy(p, &v, 8);
+#else
+    for (int i = 0; i < 8; i++) p[i] = (uint8_t)(v >> (8 * i));
+#endif
+}
+
+static inline void store32be(uint8_t *p, uint32_t v) {
+    p[0] = (uint8_t)(v >> 24);
+    p[1] = (uint8_t)(v >> 16);
+    p[2] = (uint8_t)(v >> 8);
+    p[3] = (uint8_t)v;
+}
+
+/* Bits are appended LSB first (deflate's order) into a 64-bit buffer that
+ * is flushed a whole number of bytes at a time with one 8-byte store, so
+ * the output needs 8 bytes of slack.  Callers keep n + pending bits <= 63:
+ * after a flush n <= 7, room for three 15-bit codes. */
+typedef struct bitw {
+    uint8_t *p;
+    uint64_t buf;
+    unsigned n;
+} bitw;
+
+static inline void bw_put(bitw *w, uint32_t bits, unsigned len) {
+    w->buf |= (uint64_t)bits << w->n;
+    w->n += len;
+}
+
+static inline void bw_flush(bitw *w) {
+    store64le(w->p, w->buf);
+    unsigned nb = w->n >> 3;
+    w->p += nb;
+    w->buf = nb ? w->buf >> (8 * nb) : w->buf; /* nb <= 7: the shift is defined */
+    w->n &= 7;
+}
+
+/* put + flush for header fields (up to 16 bits) */
+static inline void bw_putf(bitw *w, uint32_t bits, unsigned len) {
+    bw_put(w, bits, len);
+    bw_flush(w);
+}
+
+/* Pad to a byte boundary (stored blocks, end of stream). */
+static inline void bw_align(bitw *w) {
+    if (w->n & 7) w->n = (w->n + 7) & ~7u;
+    bw_flush(w);
+}
+
+/* Code lengths (<= limit) of a Huffman code for freq[0..n).  Symbols with
+ * frequency 0 get length 0.  Two-queue Huffman construction on symbols
+ * sorted by frequency; when the deepest leaf exceeds the limit the
+ * frequencies are halved (keeping them >= 1) and the code rebuilt, which
+ * converges in a step or two for realistic histograms and always ends
+ * (all frequencies equal gives a balanced tree of depth ceil(log2 n)).
+ * A lone symbol gets a partner so that the code is complete: inflaters
+ * (zlib's) reject incomplete code-length and literal codes. */
+static void huff_lengths(const uint32_t *freq, int n, int limit, uint8_t *len) {
+    uint32_t f[288];
+    int sym[288], cnt = 0;
+    for (int i = 0; i < n; i++) {
+        len[i] = 0;
+        f[i] = freq[i];
+        if (f[i]) sym[cnt++] = i;
+    }
+    if (cnt == 0) return;
+    if (cnt == 1) {
+        len[sym[0]] = 1;
+        len[sym[0] == 0 ? 1 : 0] = 1;
+        return;
+    }
+    for (;;) {
+        /* insertion sort by frequency: n <= 288, once per block */
+        for (int i = 1; i < cnt; i++) {
+            int s = sym[i], j = i;
+            while (j > 0 && f[sym[j - 1]] > f[s]) {
+                sym[j] = sym[j - 1];
+                j--;
+            }
+            sym[j] = s;
+        }
+        /* nodes 0..cnt-1 are leaves (in sorted order), cnt.. internal */
+        uint64_t w[2 * 288];
+        int parent[2 * 288];
+        for (int i = 0; i < cnt; i++) w[i] = f[sym[i]];
+        int leaf = 0, inner = cnt, next = cnt;
+        while (next < 2 * cnt - 1) {
+            int pick[2];
+            for (int k = 0; k < 2; k++) {
+                if (leaf < cnt && (inner >= next || w[leaf] <= w[inner]))
+                    pick[k] = leaf++;
+                else
+                    pick[k] = inner++;
+            }
+            w[next] = w[pick[0]] + w[pick[1]];
+            parent[pick[0]] = parent[pick[1]] = next;
+            next++;
+        }
+        int depth[2 * 288], maxd = 0;
+        depth[2 * cnt - 2] = 0;
+        for (int i = 2 * cnt - 3; i >= 0; i--) {
+            depth[i] = depth[parent[i]] + 1;
+            if (i < cnt && depth[i] > maxd) maxd = depth[i];
+        }
+        if (maxd <= limit) {
+            for (int i = 0; i < cnt; i++) len[sym[i]] = (uint8_t)depth[i];
+            return;
+        }
+        for (int i = 0; i < cnt; i++) f[sym[i]] = (f[sym[i]] + 1) >> 1;
+    }
+}
+
+/* Canonical codes (RFC 1951 3.2.2), bit-reversed because deflate sends
+ * Huffman codes MSB first into an LSB-first stream; entry = code | len << 16. */
+static void huff_codes(const uint8_t *len, int n, uint32_t *tab) {
+    unsigned count[16] = {0}, next[16];
+    for (int i = 0; i < n; i++) count[len[i]]++;
+    count[0] = 0;
+    unsigned code = 0;
+    for (int b = 1; b < 16; b++) {
+        code = (code + count[b - 1]) << 1;
+        next[b] = code;
+    }
+    for (int i = 0; i < n; i++) {
+        unsigned l = len[i];
+        if (!l) {
+            tab[i] = 0;
+            continue;
+        }
+        unsigned c = next[l]++, r = 0;
+        for (unsigned b = 0; b < l; b++) r |= ((c >> b) & 1u) << (l - 1 - b);
+        tab[i] = r | l << 16;
+    }
+}
+
+/* PNG row filters, encoder side (PNG spec 9.2): x - predictor(a, b, c)
+ * with a, b, c the raw left, up and up-left bytes (0 outside the image).
+ * `up` is a zero row for the first row.  Everything reads raw bytes only,
+ * so each is a plain vectorisable loop. */
+static HOT void filter_sub(const uint8_t *restrict r, int n, int bpp, uint8_t *restrict f) {
+    for (int i = 0; i < bpp; i++) f[i] = r[i];
+    for (int i = bpp; i < n; i++) f[i] = (uint8_t)(r[i] - r[i - bpp]);
+}
+
+static HOT void filter_up(const uint8_t *restrict r, const uint8_t *restrict up, int n, uint8_t *restrict f) {
+    for (int i = 0; i < n; i++) f[i] = (uint8_t)(r[i] - up[i]);
+}
+
+static HOT void filter_avg(const uint8_t *restrict r, const uint8_t *restrict up, int n, int bpp,
+                             uint8_t *restrict f) {
+    for (int i = 0; i < bpp; i++) f[i] = (uint8_t)(r[i] - (up[i] >> 1));
+    for (int i = bpp; i < n; i++) f[i] = (uint8_t)(r[i] - ((r[i - bpp] + up[i]) >> 1));
+}
+
+static HOT void filter_paeth(const uint8_t *restrict r, const uint8_t *restrict up, int n, int bpp,
+                               uint8_t *restrict f) {
+    for (int i = 0; i < bpp; i++) f[i] = (uint8_t)(r[i] - up[i]); /* a = c = 0: predictor b */
+    /* int16_t: every term fits (|a + b - 2c| <= 510), and 16-bit lanes
+     * are twice as many per vector as the int gcc would otherwise use */
+    for (int i = bpp; i < n; i++) {
+        int16_t a = r[i - bpp], b = up[i], c = up[i - bpp];
+        int16_t pa = (int16_t)(b - c), pb = (int16_t)(a - c), pc = (int16_t)(pa + pb);
+        pa = pa < 0 ? (int16_t)-pa : pa;
+        pb = pb < 0 ? (int16_t)-pb : pb;
+        pc = pc < 0 ? (int16_t)-pc : pc;
+        int16_t pred = (pa <= pb && pa <= pc) ? a : pb <= pc ? b : c;
+        f[i] = (uint8_t)(r[i] - pred);
+    }
+}
+
+/* Four interleaved tables: consecutive equal bytes (flat image areas)
+ * would otherwise serialise on one counter. */
+static void histogram(const uint8_t *b, size_t n, uint32_t *out) {
+    uint32_t h[4][256];
+    memset(h, 0, sizeof h);
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4) {
+        h[0][b[i]]++;
+        h[1][b[i + 1]]++;
+        h[2][b[i + 2]]++;
+        h[3][b[i + 3]]++;
+    }
+    for (; i < n; i++) h[0][b[i]]++;
+    for (int s = 0; s < 256; s++) out[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s];
+}
+
+/* Adler-32 (RFC 1950) as a vectorisable loop: over a chunk of m bytes
+ * s1 grows by sum p[i] and s2 by m * s1 + sum (m - i) p[i], two plain
+ * reductions gcc vectorises.  m <= 5552 (zlib's NMAX) keeps the weighted
+ * sum below 2^32.  zlib 1.2.13's scalar adler32 was a tenth of the encode. */
+static HOT uint32_t adler32_fast(uint32_t adler, const uint8_t *restrict p, size_t n) {
+    uint32_t s1 = adler & 0xffff, s2 = adler >> 16;
+    while (n) {
+        uint32_t m = n < 5552 ? (uint32_t)n : 5552, sum = 0, wsum = 0;
+        for (uint32_t i = 0; i < m; i++) {
+            sum += p[i];
+            wsum += (m - i) * (uint32_t)p[i];
+        }
+        s2 = (uint32_t)(((uint64_t)s2 + (uint64_t)m * s1 + wsum) % 65521u);
+        s1 = (s1 + sum) % 65521u;
+        p += m;
+        n -= m;
+    }
+    return s2 << 16 | s1;
+}
+
+uint32_t cam__adler32(uint32_t adler, const uint8_t *p, size_t n) { return adler32_fast(adler, p, n); }
+
+static const uint8_t clc_order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
+
+/* One deflate block (or a run of stored blocks) for b[0..n). */
+static void deflate_block(bitw *w, const uint8_t *b, size_t n, int final) {
+    uint32_t freq[257];
+    histogram(b, n, freq);
+    freq[256] = 1; /* end of block */
+    uint8_t len[258];
+    huff_lengths(freq, 257, 15, len);
+    len[257] = 1; /* the one distance code: unused, one bit (RFC 1951 3.2.7) */
+
+    /* the 258 code lengths, sent with the code-length code (no run-length
+     * codes 16-18: ~100 bytes a block, not worth the complexity) */
+    uint32_t cfreq[19] = {0};
+    for (int i = 0; i < 258; i++) cfreq[len[i]]++;
+    uint8_t clen[19];
+    huff_lengths(cfreq, 19, 7, clen);
+    uint32_t ccode[19];
+    huff_codes(clen, 19, ccode);
+    int nclen = 19;
+    while (nclen > 4 && clen[clc_order[nclen - 1]] == 0) nclen--;
+
+    uint64_t bits = 3 + 5 + 5 + 4 + 3 * (uint64_t)nclen;
+    for (int i = 0; i < 258; i++) bits += clen[len[i]];
+    for (int s = 0; s < 257; s++) bits += (uint64_t)freq[s] * len[s];
+    size_t chunks = n / 65535 + (n % 65535 != 0);
+    if (!chunks) chunks = 1;
+    uint64_t stored_bits = (uint64_t)chunks * (3 + 7 + 32) + 8 * (uint64_t)n;
+
+    if (bits > stored_bits) {
+        /* incompressible: stored blocks of at most 65535 bytes */
+        size_t off = 0;
+        for (size_t c = 0; c < chunks; c++) {
+            size_t m = n - off < 65535 ? n - off : 65535;
+            bw_putf(w, (final && c + 1 == chunks) ? 1u : 0u, 3); /* BFINAL, BTYPE 00 */
+            bw_align(w);
+            bw_putf(w, (uint32_t)m | (uint32_t)(~m & 0xffff) << 16, 32);
+            memcpy(w->p, b + off, m);
+            w->p += m;
+            off += m;
+        }
+        return;
+    }
+
+    uint32_t tab[257]; /* the literal code only: len[257] belongs to the distance alphabet */
+    huff_codes(len, 257, tab);
+    bw_putf(w, (final ? 1u : 0u) | 2u << 1, 3); /* BFINAL, BTYPE 10: dynamic Huffman */
+    bw_putf(w, 0, 5);                            /* HLIT: 257 literal/length codes */
+    bw_putf(w, 0, 5);                            /* HDIST: 1 distance code */
+    bw_putf(w, (uint32_t)(nclen - 4), 4);        /* HCLEN */
+    for (int i = 0; i < nclen; i++) bw_putf(w, clen[clc_order[i]], 3);
+    for (int i = 0; i < 258; i++) bw_putf(w, ccode[len[i]] & 0xffff, ccode[len[i]] >> 16);
+
+    /* The hot loop: three codes of <= 15 bits, then one flush (four when
+     * no code is longer than 14 bits: 7 + 4 * 14 <= 63).  The writer state
+     * lives in locals: stores through the uint8_t output pointer may alias
+     * anything, so with the state in *w gcc reloaded it after every flush
+     * (a third slower). */
+    uint8_t *op = w->p;
+    uint64_t buf = w->buf;
+    unsigned nbits = w->n, maxlen = 0;
+    for (int s = 0; s < 256; s++) maxlen = len[s] > maxlen ? len[s] : maxlen;
+    size_t i = 0;
+#define PUT(e) (buf |= (uint64_t)((e) & 0xffff) << nbits, nbits += (e) >> 16)
+#define FLUSH() (store64le(op, buf), op += nbits >> 3, buf >>= (nbits & ~7u), nbits &= 7)
+    if (maxlen <= 14) {
+        for (; i + 4 <= n; i += 4) {
+            uint32_t e0 = tab[b[i]], e1 = tab[b[i + 1]], e2 = tab[b[i + 2]], e3 = tab[b[i + 3]];
+            PUT(e0);
+            PUT(e1);
+            PUT(e2);
+            PUT(e3);
+            FLUSH();
+        }
+    }
+    for (; i + 3 <= n; i += 3) {
+        uint32_t e0 = tab[b[i]], e1 = tab[b[i + 1]], e2 = tab[b[i + 2]];
+        PUT(e0);
+        PUT(e1);
+        PUT(e2);
+        FLUSH();
+    }
+#undef PUT
+#undef FLUSH
+    w->p = op;
+    w->buf = buf;
+    w->n = nbits;
+    for (; i < n; i++) bw_putf(w, tab[b[i]] & 0xffff, tab[b[i]] >> 16);
+    bw_putf(w, tab[256] & 0xffff, tab[256] >> 16);
+}
+
+static uint8_t *put_chunk_head(uint8_t *p, uint32_t len, const char *type) {
+    store32be(p, len);
+    memcpy(p + 4, type, 4);
+    return p + 8;
+}
+
+/* CRC of a chunk's type and data, p pointing at its length field. */
+static uint8_t *put_chunk_crc(uint8_t *p, size_t data_len) {
+    uLong crc = crc32(0L, Z_NULL, 0);
+    const uint8_t *q = p + 4;
+    size_t m = 4 + data_len;
+    while (m) { /* crc32 takes a uInt length */
+        uInt step = m > (1u << 30) ? (1u << 30) : (uInt)m;
+        crc = crc32(crc, q, step);
+        q += step;
+        m -= step;
+    }
+    uint8_t *end = p + 8 + data_len;
+    store32be(end, (uint32_t)crc);
+    return end + 4;
+}
+
+cam_status cam__png_encode(const uint8_t *pixels, size_t stride, int w, int h, int channels,
+                           const cam__png_params *p, uint8_t **png, size_t *len, char *err, size_t errlen) {
+    if (!pixels || !png || !len || !p) return cam__fail(err, errlen, CAM_EINVAL, "png: NULL argument");
+    *png = NULL;
+    *len = 0;
+    if (channels != 1 && channels != 3) return cam__fail(err, errlen, CAM_EINVAL, "png: %d channels", channels);
+    if (w <= 0 || h <= 0) return cam__fail(err, errlen, CAM_EINVAL, "png: bad size %dx%d", w, h);
+    if ((size_t)w > stride / (size_t)channels)
+        return cam__fail(err, errlen, CAM_EINVAL, "png: stride %zu below %d pixels", stride, w);
+    if (p->filter < CAM__PNG_NONE || p->filter > CAM__PNG_PAETH)
+        return cam__fail(err, errlen, CAM_EINVAL, "png: unknown filter %d", p->filter);
+    /* One IDAT chunk holds at most 2^31 - 1 bytes; capping the filtered
+     * data at 2^30 keeps every bound below far from overflow. */
+    size_t row = (size_t)w * (size_t)channels, frow = row + 1, total;
+    if (!cam__mul_ok(frow, (size_t)h, &total) || total > ((size_t)1 << 30))
+        return cam__fail(err, errlen, CAM_ELIMIT, "png: %dx%d is too large", w, h);
+    size_t target = p->block_bytes > frow ? p->block_bytes : frow;
+    int rows_per_block = (int)(target / frow);
+    size_t nblocks = ((size_t)h + (size_t)rows_per_block - 1) / (size_t)rows_per_block;
+    /* Each block costs at most its stored form (the code falls back to it)
+     * plus the dynamic header it did not send: 5 bytes per 64 KiB stored
+     * chunk, 300 for headers and padding, 8 of bit-writer slack. */
+    size_t cap = 8 + 25 + 8 + 2 + total + 5 * (total / 65535 + nblocks) + 300 * nblocks + 4 + 4 + 12 + 8;
+
+    uint8_t *out = malloc(cap);
+    uint8_t *fbuf = malloc((size_t)rows_per_block * frow);
+    uint8_t *zero = calloc(row, 1);
+    if (!out || !fbuf || !zero) {
+        free(out);
+        free(fbuf);
+        free(zero);
+        return cam__fail(err, errlen, CAM_ENOMEM, "png: out of memory for %dx%d", w, h);
+    }
+    static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    memcpy(out, sig, 8);
+    uint8_t *q = put_chunk_head(out + 8, 13, "IHDR");
+    store32be(q, (uint32_t)w);
+    store32be(q + 4, (uint32_t)h);
+    q[8] = 8;                         /* bit depth */
+    q[9] = channels == 3 ? 2 : 0;     /* colour type: RGB or gray */
+    q[10] = q[11] = q[12] = 0;        /* deflate, adaptive filtering, no interlace */
+    q = put_chunk_crc(out + 8, 13);
+
+    uint8_t *idat = q;
+    bitw bw = {put_chunk_head(idat, 0, "IDAT"), 0, 0};
+    bw.p[0] = 0x78; /* zlib: deflate, 32 KiB window; FLEVEL 0 (fastest) */
+    bw.p[1] = 0x01; /* 0x7801 % 31 == 0 */
+    bw.p += 2;
+    uint32_t adler = 1;
+    for (int y0 = 0; y0 < h; y0 += rows_per_block) {
+        int y1 = y0 + rows_per_block < h ? y0 + rows_per_block : h;
+        for (int y = y0; y < y1; y++) {
+            const uint8_t *r = pixels + (size_t)y * stride, *up = y ? r - stride : zero;
+            uint8_t *f = fbuf + (size_t)(y - y0) * frow;
+            f[0] = (uint8_t)p->filter;
+            switch (p->filter) {
+            case CAM__PNG_NONE: memcpy(f + 1, r, row); break;
+            case CAM__PNG_SUB: filter_sub(r, (int)row, channels, f + 1); break;
+            case CAM__PNG_UP: filter_up(r, up, (int)row, f + 1); break;
+            case CAM__PNG_AVG: filter_avg(r, up, (int)row, channels, f + 1); break;
+            default: filter_paeth(r, up, (int)row, channels, f + 1); break;
+            }
+        }
+        size_t n = (size_t)(y1 - y0) * frow;
+        adler = adler32_fast(adler, fbuf, n);
+        deflate_block(&bw, fbuf, n, y1 == h);
+    }
+    bw_align(&bw);
+    store32be(bw.p, (uint32_t)adler);
+    bw.p += 4;
+    size_t idat_len = (size_t)(bw.p - (idat + 8));
+    store32be(idat, (uint32_t)idat_len);
+    q = put_chunk_crc(idat, idat_len);
+    q = put_chunk_head(q, 0, "IEND");
+    q = put_chunk_crc(q - 8, 0);
+    free(fbuf);
+    free(zero);
+    *len = (size_t)(q - out);
+    /* give back the worst-case reserve (realloc to smaller cannot fail in
+     * glibc; keep the big block if it does) */
+    uint8_t *shrunk = realloc(out, *len);
+    *png = shrunk ? shrunk : out;
+    return CAM_OK;
+}
+
+cam_status cam_png_encode_rgb(const cam_image *img, uint8_t **png, size_t *len, char *err, size_t errlen) {
+    if (!img || !img->rgb) return cam__fail(err, errlen, CAM_EINVAL, "png: NULL image");
+    cam__png_params p;
+    cam__png_default_params(&p);
+    return cam__png_encode(img->rgb, img->stride, img->width, img->height, 3, &p, png, len, err, errlen);
+}
+
+/* round(clamp(v, 0, 1) * 255), NaN -> 0 (see heat_index_row) */
+static HOT void gray_row(const float *restrict v, uint8_t *restrict g, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        float x = v[i];
+        x = x > 0.0f ? x : 0.0f;
+        x = x < 1.0f ? x : 1.0f;
+        g[i] = (uint8_t)(int)(x * 255.0f + 0.5f);
+    }
+}
+
+cam_status cam_png_encode_gray(const float *values01, int w, int h, uint8_t **png, size_t *len, char *err,
+                               size_t errlen) {
+    if (!values01 || !png || !len) return cam__fail(err, errlen, CAM_EINVAL, "png: NULL argument");
+    if (w <= 0 || h <= 0) return cam__fail(err, errlen, CAM_EINVAL, "png: bad size %dx%d", w, h);
+    size_t n;
+    if (!cam__mul_ok((size_t)w, (size_t)h, &n) || n > ((size_t)1 << 30))
+        return cam__fail(err, errlen, CAM_ELIMIT, "png: %dx%d is too large", w, h);
+    uint8_t *g = malloc(n);
+    if (!g) return cam__fail(err, errlen, CAM_ENOMEM, "png: out of memory for %dx%d", w, h);
+    gray_row(values01, g, n);
+    cam__png_params p;
+    cam__png_default_params(&p);
+    cam_status st = cam__png_encode(g, (size_t)w, w, h, 1, &p, png, len, err, errlen);
+    free(g);
+    return st;
+}
+
+/* ---- base64 --------------------------------------------------------------- */
+
+static const char b64_alphabet[64] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+/* SIZE_MAX (an allocation that must fail) rather than a wrapped small size
+ * when n is absurd, so that a caller's malloc cannot under-allocate. */
+size_t cam_base64_len(size_t n) {
+    size_t q = n / 3 + (n % 3 != 0);
+    if (q > (SIZE_MAX - 1) / 4) return SIZE_MAX;
+    return 4 * q + 1;
+}
+
+size_t cam_base64_encode(const uint8_t *in, size_t n, char *out) {
+    char *o = out;
+    size_t i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
+        o[0] = b64_alphabet[v >> 18];
+        o[1] = b64_alphabet[(v >> 12) & 63];
+        o[2] = b64_alphabet[(v >> 6) & 63];
+        o[3] = b64_alphabet[v & 63];
+        o += 4;
+    }
+    if (n - i == 1) {
+        uint32_t v = (uint32_t)in[i] << 16;
+        o[0] = b64_alphabet[v >> 18];
+        o[1] = b64_alphabet[(v >> 12) & 63];
+        o[2] = o[3] = '=';
+        o += 4;
+    } else if (n - i == 2) {
+        uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8;
+        o[0] = b64_alphabet[v >> 18];
+        o[1] = b64_alphabet[(v >> 12) & 63];
+        o[2] = b64_alphabet[(v >> 6) & 63];
+        o[3] = '=';
+        o += 4;
+    }
+    *o = 0;
+    return (size_t)(o - out);
+}
