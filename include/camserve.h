@@ -332,7 +332,9 @@ const uint8_t *cam_colormap_lut(cam_colormap c);
 cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cmap, float alpha, cam_image *out,
                        char *err, size_t errlen);
 
-/* PNG encoding with fast settings (libpng).  *png is malloc()ed. */
+/* PNG encoding (core/render.c): Paeth filter and per-block Huffman coding without
+ * LZ77 (libpng at its fastest compressing setting is 5-9x slower for the same
+ * size; see the table in render.c).  *png is malloc()ed. */
 cam_status cam_png_encode_rgb(const cam_image *img, uint8_t **png, size_t *len, char *err, size_t errlen);
 cam_status cam_png_encode_gray(const float *values01, int w, int h, uint8_t **png, size_t *len, char *err,
                                size_t errlen);

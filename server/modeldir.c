@@ -28,14 +28,15 @@ static char *read_small_file(const char *path, size_t limit, size_t *len) {
 static cam_status read_labels(cam_modeldir *md, const char *file, char *err, size_t errlen) {
     char path[1400];
     if (strstr(file, "..") || file[0] == '/') FAIL(CAM_EFORMAT, "config.json: \"labels\" must be a file inside the folder");
+    if (errlen > 512) errlen = 512;   /* messages below quote the path: keep them bounded */
     snprintf(path, sizeof path, "%s/%s", md->dir, file);
     size_t len;
     char *text = read_small_file(path, LABELS_MAX_BYTES, &len);
-    if (!text) FAIL(CAM_EIO, "%s: %s", path, strerror(errno));
+    if (!text) FAIL(CAM_EIO, "%.400s: %s", path, strerror(errno));
     int n = 0;
     for (size_t i = 0; i < len; i++) n += text[i] == '\n';
     if (len && text[len - 1] != '\n') n++;
-    if (n > LABELS_MAX) { free(text); FAIL(CAM_ELIMIT, "%s: too many lines", path); }
+    if (n > LABELS_MAX) { free(text); FAIL(CAM_ELIMIT, "%.400s: too many lines", path); }
     md->labels = calloc((size_t)n + 1, sizeof *md->labels);
     if (!md->labels) { free(text); FAIL(CAM_ENOMEM, "out of memory"); }
     char *p = text;
