@@ -262,8 +262,9 @@ TEST(conv_1x1_paths) {
 /* The packed-weight kernel of the 1x1 path (AVX-512 CPUs): output
  * channels that do and do not fill its 6-channel blocks, pixel counts
  * around its 64-wide tiles and 16-wide masked tails (1, 15, 16, 17, 49,
- * 63, 64, 65, 196), several pixel chunks (small K, many pixels), deep K,
- * groups, batch, every activation; the 1-pixel (matrix-vector) path. */
+ * 63, 64, 65, 196), several pixel chunks (small K, many pixels), deep K
+ * in blocks, groups, batch, every activation; the 1-pixel
+ * (matrix-vector) path. */
 TEST(conv_1x1_packed) {
     static const int64_t hw[][2] = {{1, 1}, {3, 5}, {4, 4}, {1, 17}, {7, 7}, {7, 9}, {8, 8}, {5, 13}, {14, 14}, {56, 57}};
     static const int64_t cm[][2] = {{16, 96}, {24, 6}, {160, 13}, {5, 1}, {1, 7}, {320, 25}};
@@ -284,6 +285,16 @@ TEST(conv_1x1_packed) {
     memset(cc.pads, 0, sizeof cc.pads);
     cc.c = 3; cc.m = 20; cc.h = 150; cc.w = 161; cc.act = k_acts[2];
     EXPECT_CASE(cc, seed++);
+    /* K split into blocks (partial sums through the output), with the 1-2
+     * leftover pixels of a 7x7 / 3x6 plane on the scalar-broadcast kernel */
+    cc.c = 2100; cc.m = 13; cc.h = cc.w = 7; cc.act = k_acts[1];
+    EXPECT_CASE(cc, seed++);
+    cc.c = 2500; cc.h = 3; cc.w = 6; cc.act = k_acts[7];
+    EXPECT_CASE(cc, seed++);
+    cc.c = 300; cc.m = 20; cc.h = cc.w = 7; cc.kh = cc.kw = 3; cc.pads[0] = cc.pads[1] = cc.pads[2] = cc.pads[3] = 1;
+    EXPECT_CASE(cc, seed++);   /* im2col, K = 2700 */
+    cc.kh = cc.kw = 1;
+    memset(cc.pads, 0, sizeof cc.pads);
     /* batch and groups */
     cc.n = 2; cc.c = 12; cc.m = 30; cc.group = 3; cc.h = 9; cc.w = 10; cc.act = k_acts[5];
     EXPECT_CASE(cc, seed++);

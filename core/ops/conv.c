@@ -466,6 +466,45 @@ PG_UKR(pg_ukr_m4, 4, true)
 static const pg_ukr_fn pg_ukr_full[PG_NV + 1] = {NULL, pg_ukr_f1, pg_ukr_f2, pg_ukr_f3, pg_ukr_f4};
 static const pg_ukr_fn pg_ukr_masked[PG_NV + 1] = {NULL, pg_ukr_m1, pg_ukr_m2, pg_ukr_m3, pg_ukr_m4};
 
+/* The last R (1 or 2) columns of a 6-channel block, when a masked vector
+ * for them would waste 14-15 of its 16 lanes on every FMA (7x7 planes: 49
+ * = 3 vectors + 1 pixel): the 6 channels of a packed row of weights are
+ * the vector (masked to 6 lanes) and each B value is broadcast, four k in
+ * flight.  Same contract as pg_tile. */
+PG_TARGET static void pg_cols(int R, int64_t K, const float *restrict w, const float *restrict b, int64_t ldb,
+                              float *restrict c, int64_t ldc, const float *restrict bias, int mv, float lo, float hi,
+                              int first, int last) {
+    const __mmask16 m6 = (1u << PG_MR) - 1;
+    __m512 acc[2][4];
+    for (int j = 0; j < 2; j++)
+        for (int u = 0; u < 4; u++) acc[j][u] = _mm512_setzero_ps();
+    int64_t k = 0;
+    for (; k + 4 <= K; k += 4)
+        for (int u = 0; u < 4; u++) {
+            __m512 wv = _mm512_maskz_loadu_ps(m6, w + (k + u) * PG_MR);
+            acc[0][u] = _mm512_fmadd_ps(wv, _mm512_set1_ps(b[(k + u) * ldb]), acc[0][u]);
+            if (R > 1) acc[1][u] = _mm512_fmadd_ps(wv, _mm512_set1_ps(b[(k + u) * ldb + 1]), acc[1][u]);
+        }
+    for (; k < K; k++) {
+        __m512 wv = _mm512_maskz_loadu_ps(m6, w + k * PG_MR);
+        acc[0][0] = _mm512_fmadd_ps(wv, _mm512_set1_ps(b[k * ldb]), acc[0][0]);
+        if (R > 1) acc[1][0] = _mm512_fmadd_ps(wv, _mm512_set1_ps(b[k * ldb + 1]), acc[1][0]);
+    }
+    for (int j = 0; j < R; j++) {
+        float prev[16] = {0}, out[16];
+        if (first) {
+            for (int r = 0; r < PG_MR; r++) prev[r] = bias[r];
+        } else {
+            for (int r = 0; r < mv; r++) prev[r] = c[r * ldc + j];
+        }
+        __m512 s = _mm512_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]), _mm512_add_ps(acc[j][2], acc[j][3]));
+        s = _mm512_add_ps(_mm512_loadu_ps(prev), s);
+        if (last) s = _mm512_min_ps(_mm512_set1_ps(hi), _mm512_max_ps(_mm512_set1_ps(lo), s));
+        _mm512_storeu_ps(out, s);
+        for (int r = 0; r < mv; r++) c[r * ldc + j] = out[r];
+    }
+}
+
 /* Rows [mb0*PG_MR, min(mb1*PG_MR, m)) and columns [0, n) of
  * C = clamp(W B + bias): pk is one group's packed weights (m x k), B is
  * k x n with row stride ldb, C has row stride ldc.  Each block of rows
@@ -476,6 +515,9 @@ static const pg_ukr_fn pg_ukr_masked[PG_NV + 1] = {NULL, pg_ukr_m1, pg_ukr_m2, p
 PG_TARGET static void pg_gemm(const float *pk, int64_t m, int64_t k, int64_t mb0, int64_t mb1, const float *b,
                               int64_t ldb, int64_t n, float *c, int64_t ldc, float lo, float hi) {
     const float *bias = pk + (m + PG_MR - 1) / PG_MR * PG_MR * k;
+    /* 1-2 columns past whole vectors go to pg_cols */
+    int rcols = n > 16 && n % 16 <= 2 ? (int)(n % 16) : 0;
+    n -= rcols;
     int64_t nvec = (n + 15) / 16, npass = (nvec + PG_NV - 1) / PG_NV;
     int64_t base = npass ? nvec / npass : 0, extra = npass ? nvec % npass : 0;
     __mmask16 tail = (__mmask16)(n % 16 ? (1u << (n % 16)) - 1 : 0xffff);
@@ -502,6 +544,7 @@ PG_TARGET static void pg_gemm(const float *pk, int64_t m, int64_t k, int64_t mb0
                     pg_ukr_masked[nv](kb, w, bk + j, ldb, cm + j, ldc, bb, mv, tail, lo, hi, first, last);
                 j += 16 * nv;
             }
+            if (rcols) pg_cols(rcols, kb, w, bk + n, ldb, cm + n, ldc, bb, mv, lo, hi, first, last);
         }
     }
 }
