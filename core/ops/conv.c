@@ -16,7 +16,17 @@
  *    on each tile while it is in cache.
  * Work is split over (image, group, pixel tile, output-channel chunk); the
  * channel split only happens when there are too few tiles to keep every
- * thread busy (late, small layers). */
+ * thread busy (late, small layers).
+ *
+ * On AVX-512 CPUs, with constant weights, prepack (called once after graph
+ * optimisation) packs the weights of the GEMM-based paths for our own
+ * register-tiled kernel ("packed GEMM" below), which replaces OpenBLAS
+ * there: 1x1 reads its input in place, Winograd's transformed weights are
+ * computed once, few-channel convs (stems) skip im2col entirely ("implicit
+ * GEMM"), and "same" depthwise convs run a masked-load kernel without
+ * padded copies.  The paths above remain for other CPUs and runtime
+ * weights.  On any CPU, 1x1 convs on a single pixel (classifiers written
+ * as a Conv) are a matrix-vector product. */
 #include "ops.h"
 #include "ops/conv.h"
 
