@@ -401,6 +401,10 @@ TEST(conv_depthwise_vectorised) {
                 else { cc.pads[0] = 0; cc.pads[2] = 2 * p; cc.pads[1] = 2 * p - 1; cc.pads[3] = 1; }
                 EXPECT_CASE(cc, seed++);
             }
+    /* a plane whose phase planes exceed the scratch cap: banded kernels */
+    conv_case cc = base_case();
+    cc.c = cc.m = cc.group = 1; cc.h = cc.w = 1100; cc.sh = cc.sw = 2; cc.act = k_acts[2];
+    EXPECT_CASE(cc, seed++);
 }
 
 /* The implicit GEMM for convs with few input channels (AVX-512; group 1,
@@ -421,6 +425,7 @@ TEST(conv_implicit_gemm) {
         {1, 5, 8, 9, 12, 2, 1, 1, 0, 0, 1},
         {1, 6, 24, 24, 8, 6, 2, 2, 2, 2, 2},    /* C*k*k = 216: im2col */
         {1, 3, 17, 17, 8, 3, 2, 1, 1, 1, 1},    /* odd size at stride 2: im2col */
+        {1, 3, 600, 600, 7, 3, 2, 1, 1, 1, 1},  /* phase planes beyond the scratch cap: im2col */
     };
     unsigned seed = 900;
     for (unsigned i = 0; i < sizeof cases / sizeof cases[0]; i++)

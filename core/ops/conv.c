@@ -1398,6 +1398,7 @@ static void direct_forward(const conv_geom *g, const float *x, const float *w, c
  *    is stored once, straight into y. */
 
 #define DWV_MAX_K 7   /* kernel sizes the tap tables hold (the implicit GEMM's) */
+#define DWV_SCRATCH_MAX ((size_t)4 << 20)   /* per thread: mask table + phase planes of a whole plane */
 
 typedef struct {
     int k, s;                /* kernel size, stride */
@@ -1418,7 +1419,7 @@ static bool dwv_applies(const conv_geom *g, dwv_layout *l) {
     l->nvec = (g->OHW + 15) / 16;
     l->masks_b = ((size_t)l->nvec * (size_t)(k * k * 2 + 1) + CAM__ALIGN - 1) & ~(size_t)(CAM__ALIGN - 1);
     l->split_f = s == 2 ? (size_t)(4 * g->OHW) : 0;
-    return true;
+    return l->masks_b + l->split_f * sizeof(float) <= DWV_SCRATCH_MAX;   /* huge planes: banded kernels */
 }
 
 /* Scratch: the mask table, then the phase planes. */
@@ -1655,7 +1656,7 @@ static bool ig_applies(const conv_geom *g, dwv_layout *l) {
     l->nvec = (g->OHW + 15) / 16;
     l->masks_b = ((size_t)l->nvec * (size_t)(l->k * l->k * 2 + 1) + CAM__ALIGN - 1) & ~(size_t)(CAM__ALIGN - 1);
     l->split_f = l->s == 2 ? (size_t)(4 * g->OHW * g->C) : 0;
-    return true;
+    return l->masks_b + l->split_f * sizeof(float) <= DWV_SCRATCH_MAX;   /* huge images: im2col tiles */
 }
 
 static size_t ig_scratch(const conv_geom *g) {
