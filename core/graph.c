@@ -549,6 +549,25 @@ static cam_status prepack(cam_model *m, char *err, size_t errlen) {
     return CAM_OK;
 }
 
+void cam__release_packed_constants(cam_model *m) {
+    /* The unoptimised graph is what tests run with reference kernels, which
+     * read the original weights: keep them there. */
+    if (!m->opt.optimize) return;
+    count_uses(m);
+    for (int e = 0; e < m->n_exec; e++) {
+        const cam__node *n = &m->nodes[m->exec[e]];
+        for (int k = 0; k < n->n_in && k < 32; k++)
+            if ((n->packed_inputs >> k & 1u) && n->in[k] >= 0) m->values[n->in[k]].n_uses--;
+    }
+    for (int v = 0; v < m->n_values; v++) {
+        cam__value *val = &m->values[v];
+        if (val->kind == CAM__V_CONST && val->n_uses == 0 && val->t.data) {
+            cam__aligned_free(val->t.data);
+            val->t.data = NULL;
+        }
+    }
+}
+
 cam_status cam__graph_prepare(cam_model *m, char *err, size_t errlen) {
     cam_status st;
     for (int k = 0; k < m->opt.n_keep; k++) {

@@ -119,6 +119,7 @@ typedef struct cam__node {
     void *params;            /* op-specific, set by check(), freed with free() */
     cam__act act;            /* fused activation (ops with CAM__OP_FUSES_ACT) */
     size_t scratch;          /* per-thread scratch bytes, set by shape() */
+    unsigned packed_inputs;  /* set by prepack: bit k = forward no longer reads in[k]'s data */
     double flops;            /* set by shape() when meaningful */
     bool dead;               /* removed by an optimisation */
 } cam__node;

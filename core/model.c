@@ -145,9 +145,9 @@ static cam_status count_ops(cam_model *m) {
     return CAM_OK;
 }
 
-cam_status cam_model_load_buffer(const void *data, size_t len, const cam_model_options *opt,
-                                 cam_model **out, char *err, size_t errlen) {
-    if (!out) return cam__fail(err, errlen, CAM_EINVAL, "out is NULL");
+/* Parses the file's bytes into a new model (every tensor copied out). */
+static cam_status load_parse(const void *data, size_t len, const cam_model_options *opt, cam_model **out,
+                             char *err, size_t errlen) {
     *out = NULL;
     cam_status st = cam_runtime_init(err, errlen);
     if (st != CAM_OK) return st;
@@ -163,10 +163,17 @@ cam_status cam_model_load_buffer(const void *data, size_t len, const cam_model_o
         cam_model_free(m);
         return st;
     }
+    *out = m;
+    return CAM_OK;
+}
+
+/* Prepares a parsed model (graph optimisation, CAM head, memory plan). */
+static cam_status load_prepare(cam_model *m, const cam_model_options *opt, char *err, size_t errlen) {
+    cam_status st;
     /* The caller's lists are used during this call only.  The CAM layer is
      * kept from the start so that no fusion swallows it. */
     const char **keep = calloc((size_t)(opt ? opt->n_keep : 0) + 2, sizeof *keep);
-    if (!keep) { cam_model_free(m); return cam__fail(err, errlen, CAM_ENOMEM, "out of memory"); }
+    if (!keep) return cam__fail(err, errlen, CAM_ENOMEM, "out of memory");
     int n_keep = 0;
     for (int i = 0; opt && i < opt->n_keep; i++) keep[n_keep++] = opt->keep[i];
     if (opt && opt->cam && opt->cam_layer) keep[n_keep++] = opt->cam_layer;
@@ -185,10 +192,21 @@ cam_status cam_model_load_buffer(const void *data, size_t len, const cam_model_o
     m->opt.constants = NULL;
     m->opt.n_constants = 0;
     m->opt.cam_layer = NULL;
-    if (st == CAM_OK) st = cam__plan(m, err, errlen);
-    if (st != CAM_OK) { cam_model_free(m); return st; }
+    if (st == CAM_OK) {
+        cam__release_packed_constants(m);
+        st = cam__plan(m, err, errlen);
+    }
+    return st;
+}
+
+cam_status cam_model_load_buffer(const void *data, size_t len, const cam_model_options *opt,
+                                 cam_model **out, char *err, size_t errlen) {
+    if (!out) return cam__fail(err, errlen, CAM_EINVAL, "out is NULL");
+    cam_model *m;
+    cam_status st = load_parse(data, len, opt, &m, err, errlen);
+    if (st == CAM_OK && (st = load_prepare(m, opt, err, errlen)) != CAM_OK) { cam_model_free(m); m = NULL; }
     *out = m;
-    return CAM_OK;
+    return st;
 }
 
 cam_status cam_model_load(const char *path, const cam_model_options *opt, cam_model **out,
@@ -210,12 +228,16 @@ cam_status cam_model_load(const char *path, const cam_model_options *opt, cam_mo
     fclose(f);
     if (got != (size_t)sz) { free(buf); return cam__fail(err, errlen, CAM_EIO, "short read on %s", path); }
     /* The file buffer is freed as soon as the graph holds its own copy of
-     * every tensor: peak memory is about twice the file, not more. */
+     * every tensor, before packed weights are derived: peak memory stays
+     * near twice the file. */
     char inner[512];
     inner[0] = 0;
-    cam_status st = cam_model_load_buffer(buf, (size_t)sz, opt, out, inner, sizeof inner);
+    cam_model *m;
+    cam_status st = load_parse(buf, (size_t)sz, opt, &m, inner, sizeof inner);
     free(buf);
+    if (st == CAM_OK && (st = load_prepare(m, opt, inner, sizeof inner)) != CAM_OK) cam_model_free(m);
     if (st != CAM_OK) return cam__fail(err, errlen, st, "%s: %s", path, inner);
+    *out = m;
     return CAM_OK;
 }
 

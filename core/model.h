@@ -85,6 +85,10 @@ cam_status cam__graph_prepare(cam_model *m, char *err, size_t errlen);
  * one (single-threaded plain loops): the oracle of the model tests. */
 void cam__session_use_reference(cam_session *s, bool on);
 
+/* graph.c: frees the constants that no live node reads any more because
+ * prepack keeps its own copy (after CAM detection, which reads head weights). */
+void cam__release_packed_constants(cam_model *m);
+
 /* graph.c: the activation node n computes, if it is one we fuse */
 cam__act cam__node_activation(const cam_model *m, const cam__node *n);
 

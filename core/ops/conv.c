@@ -1891,6 +1891,8 @@ cam_status cam__op_Conv_prepack(cam__node *n, cam__tensor *const *in, char *err,
     cam__aligned_free(u);
     p->pack_off = (size_t)(data - base);
     p->pack_path = g.path;
+    /* forward reads the packed copy only: the graph may release W itself */
+    n->packed_inputs = 1u << 1;
     return CAM_OK;
 }
 
