@@ -7,7 +7,7 @@ SAN     ?=
 EXTRA   ?=
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
            -fno-math-errno -ffp-contract=fast -pthread -Iinclude -Icore $(SAN) $(EXTRA)
-LDLIBS  := $(SAN) -lturbojpeg -lpng -lz -lcjson -ldl -lm -pthread
+LDLIBS  := $(SAN) -lmicrohttpd -lturbojpeg -lpng -lz -lcjson -ldl -lm -pthread
 SERVER_LIBS ?=
 
 CORE_SRC   := $(wildcard core/*.c core/ops/*.c)
@@ -24,12 +24,15 @@ BIN := $(BUILD)/camserve
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJ))
 SERVER_LIB := $(BUILD)/libcamserver.a
 
-.PHONY: all test asan bench fuzz deps clean run
+.PHONY: all test asan bench bench-http fuzz deps clean run
 all: $(LIB) $(BIN)
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*.h server/*.h tests/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
+
+# the OpenAPI document is embedded with .incbin (server/openapi.c)
+$(BUILD)/obj/server/openapi.o: server/openapi.json
 
 $(LIB): $(CORE_OBJ)
 	@rm -f $@
@@ -49,7 +52,8 @@ $(BUILD)/tests/%: tests/%.c $(SERVER_LIB) $(LIB) $(wildcard tests/*.h include/*.
 # Tests find ../shared and the installed ONNX test data themselves and skip,
 # with the reason, what is absent.
 test: all $(TEST_BIN)
-	@CAMSERVE_BIN=$(abspath $(BIN)) tests/run.sh $(TEST_BIN)
+	@CAMSERVE_BIN=$(abspath $(BIN)) tests/run.sh $(TEST_BIN) \
+	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_ops_conv CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_models
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suites.
 asan:
@@ -58,6 +62,12 @@ asan:
 
 deps:
 	tools/install-deps
+
+# The HTTP service on :8080 (PORT= overrides) with the default model
+# repository (../shared/models, else ./models); extra flags in SERVE_FLAGS.
+PORT ?= 8080
+run: all
+	$(BIN) serve --port $(PORT) $(SERVE_FLAGS)
 
 clean:
 	rm -rf $(BUILD)
@@ -84,3 +94,8 @@ fuzz:
 bench: all
 	tools/bench.sh
 	tools/bench-predict.sh
+
+# wrk against a live server: req/s, latency, the ratio to the compute bound,
+# RSS at start and end (tools/bench-http.sh; needs wrk: tools/install-deps --bench)
+bench-http: all
+	tools/bench-http.sh

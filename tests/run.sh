@@ -3,9 +3,12 @@
 # prints the sum of their "N passed, N failed, N skipped" lines last.
 set -u
 passed=0; failed=0; skipped=0; crashed=0
-for t in "$@"; do
-  echo "== $(basename "$t")"
-  out=$("$t" 2>&1); rc=$?
+# An argument VAR=VALUE@path runs path with VAR=VALUE in its environment.
+for arg in "$@"; do
+  t=$arg; envset=""
+  case "$arg" in *=*@*) envset=${arg%%@*}; t=${arg#*@} ;; esac
+  echo "== $(basename "$t")${envset:+ ($envset)}"
+  if [ -n "$envset" ]; then out=$(env "$envset" "$t" 2>&1); rc=$?; else out=$("$t" 2>&1); rc=$?; fi
   printf '%s\n' "$out"
   line=$(printf '%s\n' "$out" | grep -E '^[0-9]+ passed, [0-9]+ failed' | tail -n 1)
   if [ -z "$line" ]; then

@@ -396,10 +396,17 @@ static void pg_pack(float *dst, const float *w, const float *b, int64_t groups, 
     }
 }
 
+/* CAMSERVE_NO_AVX512=1 forces the portable paths (sgemm, im2col), so that
+ * the tests cover them on AVX-512 machines too. */
 static bool pg_available(void) {
 #if PG_BUILT
-    __builtin_cpu_init();
-    return __builtin_cpu_supports("x86-64-v4");
+    static int cached = -1;
+    if (cached < 0) {
+        const char *off = getenv("CAMSERVE_NO_AVX512");
+        __builtin_cpu_init();
+        cached = !(off && *off && strcmp(off, "0") != 0) && __builtin_cpu_supports("x86-64-v4");
+    }
+    return cached;
 #else
     return false;
 #endif
