@@ -12,6 +12,7 @@ int cam_cmd_info(int argc, char **argv);
 int cam_cmd_bench(int argc, char **argv);
 int cam_cmd_predict(int argc, char **argv);
 int cam_cmd_eval(int argc, char **argv);
+int cam_cmd_serve(int argc, char **argv);
 
 /* Argument helpers: `--name value` or `--name=value`.  *i is advanced past
  * a consumed value.  Return true when argv[*i] is this flag. */

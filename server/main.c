@@ -10,6 +10,7 @@ static const char HELP[] =
     "usage: camserve <command> [options]   (camserve <command> --help for details)\n"
     "\n"
     "commands:\n"
+    "  serve   the HTTP service: scores, CAM overlays and boxes for uploaded images\n"
     "  run     one forward pass on a raw float32 tensor (conformance testing)\n"
     "  info    a model's inputs, outputs, operators, memory plan and BLAS kernel\n"
     "  bench   forward-pass latency, one JSON line comparable with ort-bench\n"
@@ -28,6 +29,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "bench") == 0) return cam_cmd_bench(argc - 2, argv + 2);
     if (strcmp(cmd, "predict") == 0) return cam_cmd_predict(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0) return cam_cmd_eval(argc - 2, argv + 2);
+    if (strcmp(cmd, "serve") == 0) return cam_cmd_serve(argc - 2, argv + 2);
     fprintf(stderr, "camserve: unknown command '%s'\n\n%s", cmd, HELP);
     return 2;
 }
