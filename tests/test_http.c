@@ -1330,6 +1330,58 @@ TEST(sigterm_drains_in_flight_requests_and_exits_0) {
     free(log);
 }
 
+TEST(sigterm_past_drain_seconds_answers_queued_503) {
+    require_server();
+    hc_server s;
+    start_small_server(&s, "deadline", "16", "0", "40000000");
+    int keep = hc_connect(s.port);
+    hc_resp r;
+    size_t n;
+    uint8_t *big = photo("kite_and_cold.jpg", &n);
+    enum { N = 6 };
+    drain_job jobs[N];
+    pthread_t th[N];
+    for (int i = 0; i < N; i++) {
+        jobs[i].fd = hc_connect(s.port);
+        char *h = hc_request_head("POST", "/v1/cam?heatmap=true&cam_top_k=3", "Content-Type: image/jpeg\r\n", big, n, false);
+        CHECK(jobs[i].fd >= 0 && hc_send(jobs[i].fd, h, strlen(h)) && hc_send(jobs[i].fd, big, n), "send %d", i);
+        free(h);
+        pthread_create(&th[i], NULL, drain_reader, &jobs[i]);
+    }
+    free(big);
+    /* one running, the others queued (all uploaded), then SIGTERM */
+    double t0 = hc_now();
+    int queued = 0, busy = 0;
+    while (keep >= 0 && hc_now() - t0 < 20 && !(queued == N - 1 && busy == 1)) {
+        CHECK(hc_roundtrip(keep, "GET", "/metrics", NULL, NULL, 0, &r), "metrics");
+        queued = metric(r.body, "camserve_queue_depth");
+        busy = metric(r.body, "camserve_workers_busy");
+        hc_free(&r);
+    }
+    if (keep >= 0) close(keep);
+    kill(s.pid, SIGTERM);
+    int ok = 0, draining = 0, other = 0;
+    for (int i = 0; i < N; i++) {
+        pthread_join(th[i], NULL);
+        if (jobs[i].ok && jobs[i].r.status == 200) ok++;
+        else if (jobs[i].ok && jobs[i].r.status == 503 && is_error(&jobs[i].r, "DRAINING", NULL, 0)) draining++;
+        else other++;
+        hc_free(&jobs[i].r);
+        close(jobs[i].fd);
+    }
+    int rc = -1, st;
+    t0 = hc_now();
+    while (hc_now() - t0 < 30) {
+        if (waitpid(s.pid, &st, WNOHANG) == s.pid) { rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1; s.pid = 0; break; }
+        usleep(10000);
+    }
+    if (s.pid) hc_server_stop(&s, 1);
+    printf("  --drain-seconds 0: %d finished, %d answered 503 DRAINING\n", ok, draining);
+    CHECK(queued == N - 1 && busy == 1, "%d queued, %d running before SIGTERM", queued, busy);
+    CHECK(other == 0 && ok == 1 && draining == N - 1, "the running one finishes, the queued ones 503 (%d other)", other);
+    CHECK(rc == 0, "exit %d", rc);
+}
+
 TEST(main_server_exits_0_on_sigterm) {
     require_server();
     int rc = hc_server_stop(&g_srv, 30);
@@ -1377,6 +1429,7 @@ int main(void) {
     RUN(overload_503_then_healthy);
     RUN(queued_request_of_a_gone_client_is_not_computed);
     RUN(sigterm_drains_in_flight_requests_and_exits_0);
+    RUN(sigterm_past_drain_seconds_answers_queued_503);
     RUN(main_server_exits_0_on_sigterm);
     return check_summary();
 }
