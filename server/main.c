@@ -30,6 +30,7 @@ int main(int argc, char **argv) {
     if (strcmp(cmd, "predict") == 0) return cam_cmd_predict(argc - 2, argv + 2);
     if (strcmp(cmd, "eval") == 0) return cam_cmd_eval(argc - 2, argv + 2);
     if (strcmp(cmd, "serve") == 0) return cam_cmd_serve(argc - 2, argv + 2);
+    if (strcmp(cmd, "healthcheck") == 0) { extern int cam_cmd_healthcheck(int, char **); return cam_cmd_healthcheck(argc - 2, argv + 2); }
     fprintf(stderr, "camserve: unknown command '%s'\n\n%s", cmd, HELP);
     return 2;
 }
