@@ -1265,7 +1265,7 @@ static void *drain_reader(void *arg) {
 TEST(sigterm_drains_in_flight_requests_and_exits_0) {
     require_server();
     hc_server s;
-    start_small_server(&s, "drain", "16", "20", "40000000");
+    start_small_server(&s, "drain", "16", "60", "40000000");
     int keep = hc_connect(s.port);
     hc_resp r;
     CHECK(keep >= 0 && hc_roundtrip(keep, "GET", "/readyz", NULL, NULL, 0, &r) && r.status == 200, "ready");
@@ -1315,7 +1315,7 @@ TEST(sigterm_drains_in_flight_requests_and_exits_0) {
     }
     int rc = -1, st;
     t0 = hc_now();
-    while (hc_now() - t0 < 30) {
+    while (hc_now() - t0 < 90) {
         if (waitpid(s.pid, &st, WNOHANG) == s.pid) { rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1; s.pid = 0; break; }
         usleep(10000);
     }
