@@ -24,7 +24,7 @@ BIN := $(BUILD)/camserve
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJ))
 SERVER_LIB := $(BUILD)/libcamserver.a
 
-.PHONY: all test asan bench bench-http fuzz deps clean run
+.PHONY: all test asan bench bench-http fuzz deps clean run models
 all: $(LIB) $(BIN)
 
 $(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*.h server/*.h tests/*.h)
@@ -53,7 +53,8 @@ $(BUILD)/tests/%: tests/%.c $(SERVER_LIB) $(LIB) $(wildcard tests/*.h include/*.
 # with the reason, what is absent.
 test: all $(TEST_BIN)
 	@CAMSERVE_BIN=$(abspath $(BIN)) tests/run.sh $(TEST_BIN) \
-	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_ops_conv CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_models
+	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_ops_conv CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_models \
+	  tests/test_deploy.sh
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suites.
 asan:
@@ -62,6 +63,13 @@ asan:
 
 deps:
 	tools/install-deps
+
+# Public pretrained classifiers (ONNX model zoo, pinned URLs + sha256) into a
+# model repository with generated config.json files: ./models, or MODELS_DIR=.
+# Needs internet access (tools/models --help).
+MODELS_DIR ?= models
+models:
+	tools/models --dest $(MODELS_DIR)
 
 # The HTTP service on :8080 (PORT= overrides) with the default model
 # repository (../shared/models, else ./models); extra flags in SERVE_FLAGS.
