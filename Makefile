@@ -50,11 +50,12 @@ $(BUILD)/tests/%: tests/%.c $(SERVER_LIB) $(LIB) $(wildcard tests/*.h include/*.
 	$(CC) $(CFLAGS) -Iserver -o $@ $< $(SERVER_LIB) $(LIB) $(LDLIBS)
 
 # Tests find ../shared and the installed ONNX test data themselves and skip,
-# with the reason, what is absent.
+# with the reason, what is absent.  tests/browser/test_browser.sh: the demo
+# page in Debian's headless Chromium (npm ci there first if playwright-core is missing).
 test: all $(TEST_BIN)
 	@CAMSERVE_BIN=$(abspath $(BIN)) tests/run.sh $(TEST_BIN) \
 	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_ops_conv CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_models \
-	  tests/test_deploy.sh
+	  tests/test_deploy.sh tests/browser/test_browser.sh
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suites.
 asan:
