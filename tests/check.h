@@ -74,6 +74,36 @@ static inline double check_rel_linf(const float *a, const float *b, size_t n) {
     return den > 0 ? num / den : num;
 }
 
+/* ../shared (CAMSERVE_SHARED overrides) and the camserve binary (CAMSERVE_BIN) */
+static inline const char *check_shared_dir(void) {
+    const char *s = getenv("CAMSERVE_SHARED");
+    return s && *s ? s : "../shared";
+}
+static inline const char *check_bin(void) {
+    const char *b = getenv("CAMSERVE_BIN");
+    return b && *b ? b : "build/camserve";
+}
+
+/* A whole file, malloc()ed with a NUL after it; NULL if unreadable. */
+static inline void *check_slurp(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    long n = fseek(f, 0, SEEK_END) == 0 ? ftell(f) : -1;
+    char *b = n >= 0 ? malloc((size_t)n + 1) : NULL;
+    if (b) rewind(f);
+    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); fclose(f); return NULL; }
+    fclose(f);
+    b[n] = 0;
+    *len = (size_t)n;
+    return b;
+}
+static inline float *check_read_floats(const char *path, size_t *n) {
+    size_t len = 0;
+    float *f = check_slurp(path, &len);
+    *n = len / sizeof(float);
+    return f;
+}
+
 /* deterministic uniform floats in [lo, hi) */
 static inline float check_randf(unsigned *state, float lo, float hi) {
     *state = *state * 1664525u + 1013904223u;

@@ -9,24 +9,6 @@
 #include "model.h"
 #include "onnx_builder.h"
 
-static const char *shared_dir(void) {
-    const char *s = getenv("CAMSERVE_SHARED");
-    return s && *s ? s : "../shared";
-}
-
-static float *read_floats(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    rewind(f);
-    float *b = malloc((size_t)len + 4);
-    if (!b || fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); fclose(f); return NULL; }
-    fclose(f);
-    *n = (size_t)len / 4;
-    return b;
-}
-
 /* ---- the shared models -------------------------------------------------------- */
 
 static const struct { const char *model, *kind, *feature; int c, h, w; } expected_heads[] = {
@@ -41,7 +23,7 @@ static int g_idx;
 
 TEST(shared_model_head_and_identities) {
     char path[1024], err[512];
-    snprintf(path, sizeof path, "%s/models/%s/model.onnx", shared_dir(), expected_heads[g_idx].model);
+    snprintf(path, sizeof path, "%s/models/%s/model.onnx", check_shared_dir(), expected_heads[g_idx].model);
     cam_model *m = NULL;
     if (cam_model_load(path, NULL, &m, err, sizeof err) != CAM_OK) {
         FILE *f = fopen(path, "rb");
@@ -59,9 +41,9 @@ TEST(shared_model_head_and_identities) {
 
     cam_session *s;
     CHECK(cam_session_create(m, 2, &s, err, sizeof err) == CAM_OK, "%s", err);
-    snprintf(path, sizeof path, "%s/models/%s/input.bin", shared_dir(), expected_heads[g_idx].model);
+    snprintf(path, sizeof path, "%s/models/%s/input.bin", check_shared_dir(), expected_heads[g_idx].model);
     size_t n;
-    float *x = read_floats(path, &n);
+    float *x = check_read_floats(path, &n);
     CHECK(x && cam_session_set_input(s, 0, x, n * 4, err, sizeof err) == CAM_OK, "input: %s", err);
     free(x);
     cam_session_run(s);

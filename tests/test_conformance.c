@@ -74,19 +74,6 @@ static const char *unsupported_reason(const char *dir) {
     return NULL;
 }
 
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc((size_t)(n > 0 ? n : 1));
-    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); fclose(f); return NULL; }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
-
 static bool in_table(const char *op) {
     int count;
     const cam__op_def *t = cam__op_table(&count);
@@ -98,7 +85,7 @@ static bool in_table(const char *op) {
 /* 1: every op is ours, 0: some op is not, -1: unreadable */
 static int applies(const char *model_path, char *first_missing, size_t len) {
     size_t n;
-    uint8_t *buf = slurp(model_path, &n);
+    uint8_t *buf = check_slurp(model_path, &n);
     if (!buf) return -1;
     cam_model *m = calloc(1, sizeof *m);
     char err[256];
@@ -116,7 +103,7 @@ static const char *g_dir;   /* current test directory, for the TEST body */
 
 static void load_pb(const char *path, cam__tensor *t) {
     size_t n;
-    uint8_t *buf = slurp(path, &n);
+    uint8_t *buf = check_slurp(path, &n);
     CHECK(buf != NULL, "cannot read %s", path);
     char err[256];
     cam_status st = cam__onnx_parse_tensor(buf, n, t, NULL, NULL, err, sizeof err);
@@ -146,14 +133,14 @@ static cam_model *load_for_set(const char *model_path, const char *set_dir, bool
     if (bind) {
         /* names of the graph inputs, from an unprepared parse */
         size_t n;
-        uint8_t *buf = slurp(model_path, &n);
+        uint8_t *buf = check_slurp(model_path, &n);
         cam_model *raw = calloc(1, sizeof *raw);
         if (buf && cam__onnx_parse(raw, buf, n, err, errlen) == CAM_OK) {
             for (int i = 1; i < raw->n_inputs && i < 16; i++) {
                 char ip[1200];
                 snprintf(ip, sizeof ip, "%s/input_%d.pb", set_dir, i);
                 size_t len;
-                uint8_t *tb = slurp(ip, &len);
+                uint8_t *tb = check_slurp(ip, &len);
                 cam_dtype decl;
                 if (!tb || cam__onnx_parse_tensor(tb, len, &b->t[b->n], &decl, NULL, err, errlen) != CAM_OK) { free(tb); continue; }
                 free(tb);

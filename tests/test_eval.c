@@ -6,15 +6,6 @@
 #include <cjson/cJSON.h>
 #include <unistd.h>
 
-static const char *shared_dir(void) {
-    const char *s = getenv("CAMSERVE_SHARED");
-    return s && *s ? s : "../shared";
-}
-static const char *bin(void) {
-    const char *b = getenv("CAMSERVE_BIN");
-    return b && *b ? b : "build/camserve";
-}
-
 /* runs cmd, stdout into out (malloc), stderr into a file; returns the exit status */
 static int run(const char *cmd, char **out) {
     FILE *p = popen(cmd, "r");
@@ -34,12 +25,12 @@ static int run(const char *cmd, char **out) {
 
 TEST(ilsvrc_dev_reference_numbers) {
     char dir[1024], cmd[4096];
-    snprintf(dir, sizeof dir, "%s/ilsvrc-dev", shared_dir());
+    snprintf(dir, sizeof dir, "%s/ilsvrc-dev", check_shared_dir());
     if (access(dir, R_OK) != 0) SKIP("%s not found", dir);
     snprintf(cmd, sizeof cmd,
              "%s eval --model %s/models/mobilenetv2-imagenet --images %s/images --labels %s/labels.csv "
              "--boxes %s/boxes.csv --threshold 0.2 --threshold 0.5 --threads 2 2>/tmp/camserve-test-eval.err",
-             bin(), shared_dir(), dir, dir, dir);
+             check_bin(), check_shared_dir(), dir, dir, dir);
     char *out;
     int rc = run(cmd, &out);
     CHECK(rc == 0, "exit %d: %s", rc, out);
@@ -62,7 +53,7 @@ TEST(ilsvrc_dev_reference_numbers) {
 
 TEST(bad_rows_and_missing_images_are_reported) {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/ilsvrc-dev", shared_dir());
+    snprintf(dir, sizeof dir, "%s/ilsvrc-dev", check_shared_dir());
     if (access(dir, R_OK) != 0) SKIP("%s not found", dir);
     char tmp[] = "/tmp/camserve-eval-XXXXXX";
     CHECK(mkdtemp(tmp), "mkdtemp");
@@ -79,7 +70,7 @@ TEST(bad_rows_and_missing_images_are_reported) {
                "ILSVRC2012_val_00000363.JPEG,10,10,abc,20\n");
     fclose(f);
     snprintf(cmd, sizeof cmd, "%s eval --model %s/models/mobilenetv2-imagenet --images %s/images --labels %s --boxes %s "
-             "2>%s/err.txt", bin(), shared_dir(), dir, labels, boxes, tmp);
+             "2>%s/err.txt", check_bin(), check_shared_dir(), dir, labels, boxes, tmp);
     char *out;
     int rc = run(cmd, &out);
     char errpath[1200];

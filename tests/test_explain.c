@@ -8,27 +8,9 @@
 
 #include <cjson/cJSON.h>
 
-static const char *shared_dir(void) {
-    const char *s = getenv("CAMSERVE_SHARED");
-    return s && *s ? s : "../shared";
-}
-
 static cam_modeldir g_md;
 static cam_model *g_model;
 static cam_session *g_s;
-
-static uint8_t *slurp(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    rewind(f);
-    uint8_t *b = malloc((size_t)n + 1);
-    if (!b || fread(b, 1, (size_t)n, f) != (size_t)n) { free(b); fclose(f); return NULL; }
-    fclose(f);
-    *len = (size_t)n;
-    return b;
-}
 
 /* models/README.md: ONNX Runtime's top-1 class for each photo */
 static const struct { const char *file, *label; } photos[] = {
@@ -41,9 +23,9 @@ static const struct { const char *file, *label; } photos[] = {
 
 static cam_status explain_file(const char *name, const cam_explain_params *p, cam_explain_result *r, char *err, size_t len) {
     char path[1100];
-    snprintf(path, sizeof path, "%s/images/%s", shared_dir(), name);
+    snprintf(path, sizeof path, "%s/images/%s", check_shared_dir(), name);
     size_t n;
-    uint8_t *data = slurp(path, &n);
+    uint8_t *data = check_slurp(path, &n);
     if (!data) { snprintf(err, len, "cannot read %.200s", path); return CAM_EIO; }
     cam_status st = cam_explain(&g_md, g_s, data, n, p, r, err, len);
     free(data);
@@ -102,9 +84,9 @@ TEST(heat_on_the_object_not_the_background) {
     if (!g_s) SKIP("mobilenetv2-imagenet not available");
     for (size_t i = 0; i < sizeof objects / sizeof objects[0]; i++) {
         char path[1024], err[512];
-        snprintf(path, sizeof path, "%s/images/%s", shared_dir(), objects[i].file);
+        snprintf(path, sizeof path, "%s/images/%s", check_shared_dir(), objects[i].file);
         size_t n;
-        uint8_t *data = slurp(path, &n);
+        uint8_t *data = check_slurp(path, &n);
         CHECK(data, "read %s", path);
         cam_explain_params p;
         cam_explain_params_init(&p);
@@ -197,7 +179,7 @@ TEST(parameters_and_document) {
 
 int main(void) {
     char dir[1024], err[1024];
-    snprintf(dir, sizeof dir, "%s/models/mobilenetv2-imagenet", shared_dir());
+    snprintf(dir, sizeof dir, "%s/models/mobilenetv2-imagenet", check_shared_dir());
     if (cam_modeldir_read(dir, &g_md, err, sizeof err) == CAM_OK && cam_modeldir_load(&g_md, 1, &g_model, err, sizeof err) == CAM_OK)
         cam_session_create(g_model, 1, &g_s, err, sizeof err);
     else

@@ -20,15 +20,6 @@
 #include <sys/stat.h>
 #include <zlib.h>
 
-static const char *shared_dir(void) {
-    const char *s = getenv("CAMSERVE_SHARED");
-    return s && *s ? s : "../shared";
-}
-static const char *bin(void) {
-    const char *b = getenv("CAMSERVE_BIN");
-    return b && *b ? b : "build/camserve";
-}
-
 static char g_tmp[256];           /* the test's temporary folder */
 static char g_shared[1024];       /* absolute ../shared */
 static hc_server g_srv;           /* the main server */
@@ -243,9 +234,9 @@ static bool make_repo(char *models, size_t mlen, char *stat_dir, size_t slen) {
 
 TEST(server_starts_and_reports_models) {
     char models[1100], stat_dir[1100], log[1100];
-    snprintf(models, sizeof models, "%s/images", shared_dir());
+    snprintf(models, sizeof models, "%s/images", check_shared_dir());
     if (access(models, R_OK) != 0) SKIP("%s not found", models);
-    if (!realpath(shared_dir(), g_shared)) SKIP("no %s", shared_dir());
+    if (!realpath(check_shared_dir(), g_shared)) SKIP("no %s", check_shared_dir());
     snprintf(models, sizeof models, "%s/models/%s/model.onnx", g_shared, g_model);
     if (access(models, R_OK) != 0) SKIP("%s not found", models);
     snprintf(g_tmp, sizeof g_tmp, "/tmp/camserve-http-XXXXXX");
@@ -254,7 +245,7 @@ TEST(server_starts_and_reports_models) {
     snprintf(log, sizeof log, "%s/server.log", g_tmp);
     const char *args[] = {"--models", models, "--static", stat_dir, "--host", "127.0.0.1", "--port", "0",
                           "--workers", "2", "--threads", "1", "--max-body-mb", "2", "--default-model", g_model, NULL};
-    bool ok = hc_server_start(&g_srv, bin(), log, args, true, 60);
+    bool ok = hc_server_start(&g_srv, check_bin(), log, args, true, 60);
     char *text = hc_slurp(log, NULL);
     CHECK(ok, "server did not become ready: %s", text ? text : "(no log)");
     g_up = true;
@@ -994,7 +985,7 @@ TEST(access_log_lines) {
 
 TEST(serve_help_lists_flags_env_and_defaults) {
     char cmd[1200];
-    snprintf(cmd, sizeof cmd, "%s serve --help", bin());
+    snprintf(cmd, sizeof cmd, "%s serve --help", check_bin());
     FILE *p = popen(cmd, "r");
     CHECK(p, "popen");
     static char text[16384];
@@ -1012,11 +1003,11 @@ TEST(serve_help_lists_flags_env_and_defaults) {
     for (size_t i = 0; i < sizeof expect / sizeof expect[0]; i++) CHECK(strstr(text, expect[i]), "'%s' in --help", expect[i]);
     static const char *const bad[] = {"--nope", "--port 70000", "--log-format xml", "--workers 0", "--queue"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-        snprintf(cmd, sizeof cmd, "%s serve %s 2>/dev/null", bin(), bad[i]);
+        snprintf(cmd, sizeof cmd, "%s serve %s 2>/dev/null", check_bin(), bad[i]);
         st = system(cmd);
         CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "serve %s: usage error (exit 2), got %d", bad[i], WEXITSTATUS(st));
     }
-    snprintf(cmd, sizeof cmd, "CAMSERVE_PORT=abc %s serve 2>/dev/null", bin());
+    snprintf(cmd, sizeof cmd, "CAMSERVE_PORT=abc %s serve 2>/dev/null", check_bin());
     st = system(cmd);
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 2, "a bad CAMSERVE_PORT is a usage error");
 }
@@ -1034,7 +1025,7 @@ TEST(no_model_loads_never_ready) {
     setenv("CAMSERVE_MODELS", dir, 1);
     hc_server s;
     const char *args[] = {"--host", "127.0.0.1", "--port", "0", "--workers", "1", NULL};
-    bool started = hc_server_start(&s, bin(), log, args, false, 30);
+    bool started = hc_server_start(&s, check_bin(), log, args, false, 30);
     unsetenv("CAMSERVE_MODELS");
     CHECK(started, "started");
     hc_resp r = {0};
@@ -1163,7 +1154,7 @@ static void start_small_server(hc_server *s, const char *name, const char *queue
     snprintf(log, sizeof log, "%s/%s.log", g_tmp, name);
     const char *args[] = {"--models", models, "--host", "127.0.0.1", "--port", "0", "--workers", "1", "--threads", "1",
                           "--queue", queue, "--drain-seconds", drain, "--log-format", "json", "--max-pixels", max_pixels, NULL};
-    bool ok = hc_server_start(s, bin(), log, args, true, 60);
+    bool ok = hc_server_start(s, check_bin(), log, args, true, 60);
     char *text = hc_slurp(log, NULL);
     CHECK(ok, "%s server: %s", name, text ? text : "(no log)");
     free(text);

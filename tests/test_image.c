@@ -24,11 +24,6 @@
 #include "camserve.h"
 #include "image.h"
 
-static const char *shared_dir(void) {
-    const char *s = getenv("CAMSERVE_SHARED");
-    return s && *s ? s : "../shared";
-}
-
 static double now_ms(void) {
     struct timespec t;
     clock_gettime(CLOCK_MONOTONIC, &t);
@@ -1190,7 +1185,7 @@ TEST(shared_photos) {
         {"pets.jpg", 512, 430},
     };
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/images", shared_dir());
+    snprintf(dir, sizeof dir, "%s/images", check_shared_dir());
     DIR *d = opendir(dir);
     if (!d) SKIP("%s not found (set CAMSERVE_SHARED)", dir);
     closedir(d);
@@ -1220,7 +1215,7 @@ TEST(shared_photos) {
 
 TEST(shared_ilsvrc_images) {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/ilsvrc-dev/images", shared_dir());
+    snprintf(dir, sizeof dir, "%s/ilsvrc-dev/images", check_shared_dir());
     DIR *d = opendir(dir);
     if (!d) SKIP("%s not found (set CAMSERVE_SHARED)", dir);
     int n = 0;

@@ -8,33 +8,15 @@
 #include <dirent.h>
 #include <sys/stat.h>
 
-static const char *shared_dir(void) {
-    const char *s = getenv("CAMSERVE_SHARED");
-    return s && *s ? s : "../shared";
-}
-
-static float *read_floats(const char *path, size_t *n) {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
-    fseek(f, 0, SEEK_END);
-    long len = ftell(f);
-    rewind(f);
-    float *b = malloc((size_t)len + 4);
-    if (!b || fread(b, 1, (size_t)len, f) != (size_t)len) { free(b); fclose(f); return NULL; }
-    fclose(f);
-    *n = (size_t)len / 4;
-    return b;
-}
-
 static char g_model[512];
 
 static double run_model(const char *dir, int optimize, int threads, int batch) {
     char path[1200], err[1024];
     size_t n_in, n_ref;
     snprintf(path, sizeof path, "%s/input.bin", dir);
-    float *input = read_floats(path, &n_in);
+    float *input = check_read_floats(path, &n_in);
     snprintf(path, sizeof path, "%s/logits.bin", dir);
-    float *ref = read_floats(path, &n_ref);
+    float *ref = check_read_floats(path, &n_ref);
     CHECK(input && ref, "cannot read input.bin/logits.bin in %s", dir);
     cam_model_options opt;
     cam_model_options_init(&opt);
@@ -68,7 +50,7 @@ static double run_model(const char *dir, int optimize, int threads, int batch) {
 
 TEST(model_matches_reference) {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/models/%s", shared_dir(), g_model);
+    snprintf(dir, sizeof dir, "%s/models/%s", check_shared_dir(), g_model);
     double e1 = run_model(dir, 1, 1, 1);
     CHECK(e1 <= 1e-4, "optimised, 1 thread: rel L-inf %.3g", e1);
     double e2 = run_model(dir, 1, 2, 1);
@@ -80,7 +62,7 @@ TEST(model_matches_reference) {
 
 TEST(model_batch2) {
     char dir[1024];
-    snprintf(dir, sizeof dir, "%s/models/%s", shared_dir(), g_model);
+    snprintf(dir, sizeof dir, "%s/models/%s", check_shared_dir(), g_model);
     cam_model_options opt;
     cam_model_options_init(&opt);
     double e = run_model(dir, 1, 2, 2);
@@ -91,7 +73,7 @@ static int by_name(const void *a, const void *b) { return strcmp(*(char *const *
 
 int main(void) {
     char root[1024];
-    snprintf(root, sizeof root, "%s/models", shared_dir());
+    snprintf(root, sizeof root, "%s/models", check_shared_dir());
     DIR *d = opendir(root);
     if (!d) {
         printf("skip - models: %s not found (set CAMSERVE_SHARED)\n", root);
