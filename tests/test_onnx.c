@@ -149,84 +149,64 @@ TEST(cycle_is_detected) {
     free(b.p);
 }
 
-TEST(overflowing_dims_rejected) {
+/* X + W with the initializer W written by the caller as a TensorProto in t
+ * (named "W"); returns the load status and message. */
+static cam_status load_add_with(ob_buf *t, char *err, size_t errlen) {
     ob_buf g = {0}, n = {0};
     ob_node_begin(&n, "Add", "add", (const char *[]){"X", "W", NULL}, (const char *[]){"Y", NULL});
     ob_msg(&g, 1, &n);
+    ob_str(t, 8, "W");
+    ob_msg(&g, 5, t);
+    ob_value_info(&g, 11, "X", X_DIMS, 4, 1);
+    ob_value_info(&g, 12, "Y", NULL, -1, 1);
+    ob_buf b = ob_model(&g, 13);
+    cam_status st = load(&b, err, errlen);
+    free(b.p);
+    return st;
+}
+
+TEST(overflowing_dims_rejected) {
     /* dims claim 2^62 elements with 4 bytes of data */
     ob_buf t = {0};
     ob_int(&t, 1, (int64_t)1 << 31);
     ob_int(&t, 1, (int64_t)1 << 31);
     ob_int(&t, 2, 1);
-    ob_str(&t, 8, "W");
     float one = 1;
     ob_bytes(&t, 9, &one, 4);
-    ob_msg(&g, 5, &t);
-    ob_value_info(&g, 11, "X", X_DIMS, 4, 1);
-    ob_value_info(&g, 12, "Y", NULL, -1, 1);
-    ob_buf b = ob_model(&g, 13);
     char err[512];
-    cam_status st = load(&b, err, sizeof err);
+    cam_status st = load_add_with(&t, err, sizeof err);
     CHECK(st == CAM_ELIMIT || st == CAM_EFORMAT, "status %d: %s", st, err);
-    free(b.p);
 }
 
 TEST(raw_data_size_mismatch) {
-    ob_buf g = {0}, n = {0};
-    ob_node_begin(&n, "Add", "add", (const char *[]){"X", "W", NULL}, (const char *[]){"Y", NULL});
-    ob_msg(&g, 1, &n);
     ob_buf t = {0};
     ob_int(&t, 1, 4);
     ob_int(&t, 2, 1);
-    ob_str(&t, 8, "W");
     float v[3] = {1, 2, 3};
     ob_bytes(&t, 9, v, sizeof v);   /* 3 floats for 4 elements */
-    ob_msg(&g, 5, &t);
-    ob_value_info(&g, 11, "X", X_DIMS, 4, 1);
-    ob_value_info(&g, 12, "Y", NULL, -1, 1);
-    ob_buf b = ob_model(&g, 13);
     char err[512];
-    CHECK(load(&b, err, sizeof err) == CAM_EFORMAT, "status: %s", err);
+    CHECK(load_add_with(&t, err, sizeof err) == CAM_EFORMAT, "status: %s", err);
     CHECK(strstr(err, "raw_data"), "message: %s", err);
-    free(b.p);
 }
 
 TEST(unsupported_dtype_named) {
-    ob_buf g = {0}, n = {0};
-    ob_node_begin(&n, "Add", "add", (const char *[]){"X", "W", NULL}, (const char *[]){"Y", NULL});
-    ob_msg(&g, 1, &n);
     ob_buf t = {0};
     ob_int(&t, 1, 1);
     ob_int(&t, 2, 10);   /* FLOAT16 */
-    ob_str(&t, 8, "W");
     ob_bytes(&t, 9, "\0\0", 2);
-    ob_msg(&g, 5, &t);
-    ob_value_info(&g, 11, "X", X_DIMS, 4, 1);
-    ob_value_info(&g, 12, "Y", NULL, -1, 1);
-    ob_buf b = ob_model(&g, 13);
     char err[512];
-    CHECK(load(&b, err, sizeof err) == CAM_EUNSUPPORTED, "status: %s", err);
+    CHECK(load_add_with(&t, err, sizeof err) == CAM_EUNSUPPORTED, "status: %s", err);
     CHECK(strstr(err, "FLOAT16"), "message: %s", err);
-    free(b.p);
 }
 
 TEST(external_data_rejected) {
-    ob_buf g = {0}, n = {0};
-    ob_node_begin(&n, "Add", "add", (const char *[]){"X", "W", NULL}, (const char *[]){"Y", NULL});
-    ob_msg(&g, 1, &n);
     ob_buf t = {0};
     ob_int(&t, 1, 1);
     ob_int(&t, 2, 1);
-    ob_str(&t, 8, "W");
     ob_int(&t, 14, 1);   /* data_location EXTERNAL */
-    ob_msg(&g, 5, &t);
-    ob_value_info(&g, 11, "X", X_DIMS, 4, 1);
-    ob_value_info(&g, 12, "Y", NULL, -1, 1);
-    ob_buf b = ob_model(&g, 13);
     char err[512];
-    CHECK(load(&b, err, sizeof err) == CAM_EUNSUPPORTED, "status: %s", err);
+    CHECK(load_add_with(&t, err, sizeof err) == CAM_EUNSUPPORTED, "status: %s", err);
     CHECK(strstr(err, "external"), "message: %s", err);
-    free(b.p);
 }
 
 TEST(old_ir_and_foreign_domain) {
