@@ -27,7 +27,14 @@ SERVER_LIB := $(BUILD)/libcamserver.a
 .PHONY: all test asan bench bench-http fuzz deps clean run models
 all: $(LIB) $(BIN)
 
-$(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*.h server/*.h tests/*.h)
+# On a fresh machine the first build installs the Debian packages it needs
+# (tools/install-deps only calls apt-get for packages that are missing).
+$(BUILD)/.deps: tools/install-deps
+	@mkdir -p $(dir $@)
+	tools/install-deps
+	@touch $@
+
+$(BUILD)/obj/%.o: %.c $(wildcard include/*.h core/*.h server/*.h tests/*.h) | $(BUILD)/.deps
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -c $< -o $@
 
