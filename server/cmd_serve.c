@@ -3,10 +3,13 @@
 #include "cli.h"
 #include "http.h"
 
+#include <ctype.h>
+#include <errno.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -40,16 +43,55 @@ static const char *default_static(char *buf, size_t len) {
     return "static";
 }
 
+/* --api-key-file: the key is the file's content, surrounding whitespace trimmed */
+static char *read_key_file(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f) return NULL;
+    char buf[4096];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *a = buf;
+    while (*a && isspace((unsigned char)*a)) a++;
+    size_t k = strlen(a);
+    while (k && isspace((unsigned char)a[k - 1])) a[--k] = 0;
+    return strdup(a);
+}
+
 typedef struct opt {
     const char *flag, *env, *arg, *help;
-    enum { O_STR, O_INT, O_U64 } type;
+    /* O_BOOL: a flag without a value (environment: 1/true/yes); O_LIST: repeatable, comma-joined */
+    enum { O_STR, O_INT, O_U64, O_BOOL, O_LIST } type;
     void *ptr;
     long long lo, hi;
     bool set;
 } opt;
 
+static char g_cors[4096];   /* --cors-origin values, comma-joined */
+static bool g_cors_flag;    /* g_cors holds flags' values (not the environment's) */
+
 static bool set_value(opt *o, const char *v, const char *from) {
     if (o->type == O_STR) { *(const char **)o->ptr = v; o->set = true; return true; }
+    if (o->type == O_BOOL) {
+        *(bool *)o->ptr = !strcmp(v, "1") || !strcasecmp(v, "true") || !strcasecmp(v, "yes");
+        o->set = true;
+        return true;
+    }
+    if (o->type == O_LIST) {
+        /* the environment's list is replaced by the first flag: flags win */
+        bool flag = !strncmp(from, "--", 2);
+        if (!flag || !g_cors_flag) g_cors[0] = 0;
+        g_cors_flag = flag;
+        size_t l = strlen(g_cors);
+        if (l + strlen(v) + 2 > sizeof g_cors) {
+            fprintf(stderr, "camserve serve: %s: too many origins\n", from);
+            return false;
+        }
+        snprintf(g_cors + l, sizeof g_cors - l, "%s%s", l ? "," : "", v);
+        *(const char **)o->ptr = g_cors;
+        o->set = true;
+        return true;
+    }
     char *end;
     long long x = strtoll(v, &end, 10);
     if (!*v || *end || x < o->lo || x > o->hi) {
@@ -81,7 +123,7 @@ int cam_cmd_serve(int argc, char **argv) {
         .max_connections = 1024,
         .static_dir = default_static(static_buf, sizeof static_buf),
     };
-    const char *log_format = "text", *event_loop = "poll";
+    const char *log_format = "text", *event_loop = "poll", *api_key_file = NULL;
     opt opts[] = {
         {"--models", "CAMSERVE_MODELS", "DIR", "model repository: one folder per model (DESIGN §6)", O_STR, &c.models_dir, 0, 0, false},
         {"--default-model", "CAMSERVE_DEFAULT_MODEL", "NAME", "model of POST /v1/cam (default: the first loaded, by folder name)", O_STR, &c.default_model, 0, 0, false},
@@ -99,6 +141,13 @@ int cam_cmd_serve(int argc, char **argv) {
         {"--max-connections", "CAMSERVE_MAX_CONNECTIONS", "N", "open connections at most", O_INT, &c.max_connections, 1, 1000000, false},
         {"--log-format", "CAMSERVE_LOG_FORMAT", "text|json", "log lines on stderr", O_STR, &log_format, 0, 0, false},
         {"--static", "CAMSERVE_STATIC", "DIR", "folder served at / and /static/", O_STR, &c.static_dir, 0, 0, false},
+        {"--api-key", "CAMSERVE_API_KEY", "KEY", "require Authorization: Bearer KEY on /v1/* (see below)", O_STR, &c.api_key, 0, 0, false},
+        {"--api-key-file", "CAMSERVE_API_KEY_FILE", "PATH", "--api-key read from a file (whitespace trimmed)",
+         O_STR, &api_key_file, 0, 0, false},
+        {"--auth-metrics", "CAMSERVE_AUTH_METRICS", "", "with a key, /metrics needs it too (env: 1)", O_BOOL,
+         &c.auth_metrics, 0, 0, false},
+        {"--cors-origin", "CAMSERVE_CORS_ORIGIN", "ORIGIN", "CORS: allow browsers on ORIGIN (repeatable; * = any; see below)",
+         O_LIST, &c.cors_origins, 0, 0, false},
     };
     const int n_opts = (int)(sizeof opts / sizeof opts[0]);
 
@@ -110,7 +159,8 @@ int cam_cmd_serve(int argc, char **argv) {
                "Every flag can also be set with its environment variable; flags win.\n\n");
         for (int k = 0; k < n_opts; k++) {
             char def[256], head[64];
-            if (opts[k].type == O_STR) {
+            if (opts[k].type == O_BOOL) snprintf(def, sizeof def, "off");
+            else if (opts[k].type == O_STR || opts[k].type == O_LIST) {
                 const char *v = *(const char **)opts[k].ptr;
                 snprintf(def, sizeof def, "%s", v ? v : "none");
             } else if (opts[k].type == O_INT) snprintf(def, sizeof def, "%d", *(int *)opts[k].ptr);
@@ -120,7 +170,18 @@ int cam_cmd_serve(int argc, char **argv) {
         }
         printf("\nThis machine has %d cores: the default is %d workers x %d thread.\n"
                "SIGTERM/SIGINT: stop accepting, /readyz answers 503, requests in flight and queued finish\n"
-               "(up to --drain-seconds), exit 0.\n", ncores, ncores, 1);
+               "(up to --drain-seconds), exit 0.\n"
+               "\nAccess control (off by default): with --api-key or --api-key-file (not both), every /v1/ request\n"
+               "needs Authorization: Bearer KEY, compared in constant time; without it, or with another key: 401,\n"
+               "WWW-Authenticate: Bearer realm=\"camserve\", error code UNAUTHORIZED, decided from the headers\n"
+               "(a body is dropped unread into memory).  /healthz, /readyz, /openapi.json, / and /static/ stay open; /metrics too unless --auth-metrics.\n"
+               "Plain HTTP: terminate TLS at a proxy (docker/nginx.conf) or the key travels in clear.\n"
+               "CORS (off by default): --cors-origin https://app.example (repeat it, or CAMSERVE_CORS_ORIGIN=a,b):\n"
+               "responses to an allowed Origin carry Access-Control-Allow-Origin (that origin), Vary: Origin and\n"
+               "Access-Control-Expose-Headers: X-Request-Id, Server-Timing; OPTIONS with an allowed Origin: 204 with\n"
+               "Access-Control-Allow-Methods/-Headers/-Max-Age (no key needed); from another Origin: 403\n"
+               "CORS_ORIGIN_NOT_ALLOWED.  Without --cors-origin: no CORS headers, OPTIONS is 405.\n",
+               ncores, ncores, 1);
         return 0;
     }
     for (int k = 0; k < n_opts; k++) {
@@ -131,6 +192,12 @@ int cam_cmd_serve(int argc, char **argv) {
         bool matched = false;
         for (int k = 0; k < n_opts && !matched; k++) {
             const char *v;
+            if (opts[k].type == O_BOOL) {
+                if (strcmp(argv[i], opts[k].flag)) continue;
+                *(bool *)opts[k].ptr = true;
+                opts[k].set = matched = true;
+                continue;
+            }
             if (!cli_flag_str(argc, argv, &i, opts[k].flag, &v)) continue;
             if (!set_value(&opts[k], v, opts[k].flag)) return 2;
             matched = true;
@@ -151,6 +218,19 @@ int cam_cmd_serve(int argc, char **argv) {
         return cli_usage_error("serve", "--event-loop must be poll or epoll, not '%s'", event_loop);
     c.epoll = !strcmp(event_loop, "epoll");
     if (c.default_model && !*c.default_model) c.default_model = NULL;
+    if (c.api_key && *c.api_key && api_key_file && *api_key_file)
+        return cli_usage_error("serve", "give --api-key or --api-key-file, not both");
+    if (api_key_file && *api_key_file) {
+        char *key = read_key_file(api_key_file);
+        if (!key || !*key) {
+            fprintf(stderr, "camserve serve: --api-key-file %s: %s\n", api_key_file, key ? "empty" : strerror(errno));
+            free(key);
+            return 2;
+        }
+        c.api_key = key;   /* lives as long as the process */
+    }
+    if (c.api_key && !*c.api_key) c.api_key = NULL;
+    if (c.cors_origins && !*c.cors_origins) c.cors_origins = NULL;
     if (c.workers * c.threads > ncores) {
         cam_log_init(c.log_json);
         cam_log("warn", "%d workers x %d threads on %d cores: oversubscribed, latency will suffer", c.workers, c.threads,

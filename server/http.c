@@ -51,16 +51,72 @@ static char *error_json(const char *code, const char *message, size_t *len) {
 
 typedef struct reply_opts {
     const char *allow;         /* 405: the methods the path takes */
+    bool www_auth;             /* 401: WWW-Authenticate */
     bool retry_after;          /* 503 */
     bool close;                /* the body was not read: the connection cannot be reused */
     const char *timing;        /* Server-Timing; NULL: total so far (JSON only) */
     bool json;
 } reply_opts;
 
+/* ---- access control (--api-key) and CORS (--cors-origin) ------------------------------- */
+
+/* The request's Origin when --cors-origin allows it ("*": any), else NULL. */
+static const char *cors_allowed(const cam_req *r) {
+    const char *list = r->srv->cfg.cors_origins;
+    if (!list || !*list) return NULL;
+    const char *o = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, "Origin");
+    if (!o || !*o) return NULL;
+    size_t on = strlen(o);
+    for (const char *p = list; *p;) {
+        size_t n = strcspn(p, ",");
+        const char *a = p;
+        size_t an = n;
+        while (an && *a == ' ') { a++; an--; }
+        while (an && a[an - 1] == ' ') an--;
+        if ((an == 1 && *a == '*') || (an == on && !strncasecmp(a, o, on))) return o;
+        p += n;
+        if (*p == ',') p++;
+    }
+    return NULL;
+}
+
+/* Authorization: Bearer <--api-key>.  The comparison touches every byte of
+ * the token whatever matches: its time depends on the token's length only,
+ * never on how much of the key was guessed right. */
+static bool authorized(const cam_req *r) {
+    const char *key = r->srv->cfg.api_key;
+    const char *h = MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION);
+    if (!h || strncasecmp(h, "Bearer ", 7) != 0) return false;
+    h += 7;
+    while (*h == ' ') h++;
+    size_t n = strlen(h), k = strlen(key);
+    while (n && (h[n - 1] == ' ' || h[n - 1] == '\t')) n--;
+    volatile unsigned diff = n != k;
+    for (size_t i = 0; i < n; i++) diff |= (unsigned char)h[i] ^ (unsigned char)key[i % k];
+    return n > 0 && diff == 0;
+}
+
+/* /v1/... (and /metrics with --auth-metrics) when --api-key is set */
+static bool needs_auth(const cam_req *r, const char *url) {
+    const cam_serve_config *c = &r->srv->cfg;
+    if (!c->api_key || !*c->api_key) return false;
+    return !strncmp(url, "/v1/", 4) || !strcmp(url, "/v1") || (c->auth_metrics && r->route == ROUTE_METRICS);
+}
+
 static enum MHD_Result queue_reply(cam_req *r, int status, const char *content_type, struct MHD_Response *resp,
                                    size_t len, const reply_opts *o) {
     if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    const char *cors = r->srv->cfg.cors_origins;
+    if (cors && *cors) {
+        const char *origin = cors_allowed(r);
+        MHD_add_response_header(resp, "Vary", "Origin");
+        if (origin) {
+            MHD_add_response_header(resp, "Access-Control-Allow-Origin", origin);
+            MHD_add_response_header(resp, "Access-Control-Expose-Headers", "X-Request-Id, Server-Timing");
+        }
+    }
+    if (o->www_auth) MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE, "Bearer realm=\"camserve\"");
     MHD_add_response_header(resp, "X-Request-Id", r->id);
     if (o->json) {
         char total[64];
@@ -110,7 +166,7 @@ static enum MHD_Result reply_error(cam_req *r, int status, const char *code, con
 }
 
 static enum MHD_Result reply_req_error(cam_req *r, bool close) {
-    reply_opts o = {.close = close};
+    reply_opts o = {.close = close, .www_auth = r->err_status == 401};
     if (r->err_status == 405) o.allow = r->route == ROUTE_CAM || r->route == ROUTE_CAM_DEFAULT || r->route == ROUTE_CLASSIFY
                                             ? "POST" : "GET, HEAD";
     return reply_error(r, r->err_status, r->err_code, r->err_msg, o);
@@ -154,6 +210,17 @@ static bool route(cam_req *r, const char *url, char *model, size_t mlen) {
 static bool is_inference(cam_route rt) { return rt == ROUTE_CAM || rt == ROUTE_CAM_DEFAULT || rt == ROUTE_CLASSIFY; }
 
 /* ---- GET routes (answered on the I/O thread: all cheap) ---------------------------------- */
+
+/* CORS preflight (OPTIONS) from an allowed Origin */
+static enum MHD_Result reply_preflight(cam_req *r) {
+    struct MHD_Response *resp = MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+    if (!resp) return MHD_NO;
+    const char *methods = is_inference(r->route) ? "POST, OPTIONS" : "GET, HEAD, OPTIONS";
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", methods);
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Content-Type, Authorization, X-Request-Id");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+    return queue_reply(r, 204, NULL, resp, 0, &(reply_opts){.allow = methods});
+}
 
 static enum MHD_Result reply_static(cam_req *r, const char *url) {
     cam_server *s = r->srv;
@@ -409,7 +476,16 @@ static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const c
     const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
     bool has_body = (cl && strtoull(cl, NULL, 10) > 0) || (te && strcasestr(te, "chunked"));
 
-    if (r->route == ROUTE_OTHER)
+    const char *cors = s->cfg.cors_origins;
+    bool preflight = cors && *cors && !strcmp(method, "OPTIONS") &&
+                     MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin") && r->route != ROUTE_OTHER;
+    if (preflight) {
+        /* before the key check: browsers send no Authorization on a preflight */
+        if (cors_allowed(r)) r->preflight = true;
+        else cam_req_fail(r, 403, "CORS_ORIGIN_NOT_ALLOWED", "this Origin is not allowed (--cors-origin)");
+    } else if (needs_auth(r, url) && !authorized(r))
+        cam_req_fail(r, 401, "UNAUTHORIZED", "this path needs the header Authorization: Bearer <api key> (--api-key)");
+    else if (r->route == ROUTE_OTHER)
         cam_req_fail(r, 404, "NOT_FOUND", "no such path (GET /openapi.json lists the API)");
     else if (post ? strcmp(method, "POST") != 0 : strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
         cam_req_fail(r, 405, "METHOD_NOT_ALLOWED", "%s takes %s", cam_route_label(r->route), post ? "POST" : "GET");
@@ -451,7 +527,7 @@ static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const c
      * client sees the answer rather than a reset connection; only a client
      * waiting for 100 Continue is answered now (it has not sent the body). */
     if (r->err_status && has_body && expect && !strcasecmp(expect, "100-continue")) return reply_req_error(r, true);
-    if (r->err_status || !post) r->discard = true;
+    if (r->err_status || !post || r->preflight) r->discard = true;
     return MHD_YES;
 }
 
@@ -472,6 +548,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (atomic_load_explicit(&r->done, memory_order_acquire)) return reply_from_worker(r);
     if (r->suspended) return MHD_YES;
     if (r->err_status) return reply_req_error(r, false);
+    if (r->preflight) return reply_preflight(r);
     if (!is_inference(r->route)) {
         char model[160];
         route(r, url, model, sizeof model);

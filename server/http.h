@@ -42,6 +42,9 @@ typedef struct cam_serve_config {
     int max_connections;
     bool log_json;
     const char *static_dir;      /* NULL or "": no static files */
+    const char *api_key;         /* NULL or "": no access control; else Bearer required on /v1/ */
+    bool auth_metrics;           /* ... and on /metrics too */
+    const char *cors_origins;    /* NULL or "": no CORS; else comma-separated allowed Origins, "*": any */
 } cam_serve_config;
 
 /* Runs the service until SIGTERM/SIGINT, then drains; returns the exit code. */
@@ -90,6 +93,7 @@ typedef struct cam_req {
 
     cam_explain_params params;
     bool classify;                  /* /classify: scores only */
+    bool preflight;                 /* a CORS preflight (OPTIONS) from an allowed Origin: 204 */
 
     /* hand-over to a worker */
     double t_enqueued;
