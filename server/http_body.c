@@ -80,8 +80,12 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
         r->have_image_field = true;
         return size == 0 || append(r, data, size) ? MHD_YES : MHD_NO;
     }
-    /* a parameter: short text, possibly split across calls */
-    bool cont = off > 0 && r->n_fields > 0 && strcmp(r->fields[r->n_fields - 1].key, key) == 0;
+    /* a parameter: short text, possibly split across calls.  When the body
+     * arrives in pieces libmicrohttpd may first call with off 0 and size 0,
+     * then with off 0 again for the first bytes: an empty field of the same
+     * name just before is that same field. */
+    bool cont = r->n_fields > 0 && strcmp(r->fields[r->n_fields - 1].key, key) == 0 &&
+                (off > 0 || r->fields[r->n_fields - 1].value[0] == 0);
     if (!cont) {
         if (r->n_fields == CAM_FORM_FIELDS) {
             cam_req_fail(r, 400, "BAD_REQUEST", "too many form fields (at most %d)", CAM_FORM_FIELDS);
@@ -202,7 +206,7 @@ static bool json_param_text(const cJSON *v, char *out, size_t len) {
     if (cJSON_IsBool(v)) snprintf(out, len, "%s", cJSON_IsTrue(v) ? "true" : "false");
     else if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
-        if (d == (double)(long long)d && d > -1e15 && d < 1e15) snprintf(out, len, "%lld", (long long)d);
+        if (d > -1e15 && d < 1e15 && d == (double)(long long)d) snprintf(out, len, "%lld", (long long)d);
         else snprintf(out, len, "%.9g", d);
     } else if (cJSON_IsString(v)) {
         if (strlen(v->valuestring) >= len) return false;
