@@ -92,13 +92,13 @@ clean:
 # build/fuzz/corpus_<target>; copy crashers into tests/fuzz/corpus/<target>
 # so that test_fuzz_replay keeps them fixed.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= onnx image
+FUZZ_TARGETS ?= onnx image multipart json query
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DCAM_NO_CLONES
 fuzz:
-	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build/fuzz/libcamserve.a
+	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build/fuzz/libcamserve.a build/fuzz/libcamserver.a
 	@set -e; for t in $(FUZZ_TARGETS); do \
-	  clang -std=c11 -O1 -g $(FUZZ_FLAGS) -fsanitize=fuzzer -DCAM_LIBFUZZER -D_GNU_SOURCE -Iinclude -Icore \
-	    tests/fuzz/fuzz_$$t.c build/fuzz/libcamserve.a -lturbojpeg -lpng -lz -lcjson -ldl -lm -pthread -o build/fuzz/fuzz_$$t; \
+	  clang -std=c11 -O1 -g $(FUZZ_FLAGS) -fsanitize=fuzzer -DCAM_LIBFUZZER -D_GNU_SOURCE -Iinclude -Icore -Iserver \
+	    tests/fuzz/fuzz_$$t.c build/fuzz/libcamserver.a build/fuzz/libcamserve.a -lmicrohttpd -lturbojpeg -lpng -lz -lcjson -ldl -lm -pthread -o build/fuzz/fuzz_$$t; \
 	  mkdir -p build/fuzz/corpus_$$t; \
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \

@@ -332,7 +332,7 @@ static bool check_model_params(cam_req *r) {
     return true;
 }
 
-static enum MHD_Result query_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+enum MHD_Result cam_req_query_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
     cam_req *r = cls;
     /* "?heatmap" alone means true */
     if (!value) value = !strcmp(key, "heatmap") || !strcmp(key, "overlay") ? "true" : "";
@@ -511,7 +511,7 @@ static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const c
                                                                          MHD_HTTP_HEADER_CONTENT_TYPE))) == BODY_NONE)
             cam_req_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be image/jpeg, image/png, "
                          "multipart/form-data (field 'image') or application/json");
-        else if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, query_param, r) >= 0 && !r->err_status &&
+        else if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, cam_req_query_param, r) >= 0 && !r->err_status &&
                  check_model_params(r)) {
             if (cam_pool_depth(s->pool) >= cam_pool_capacity(s->pool)) {
                 /* already full: refuse now rather than buffer a body that has no place to go */

@@ -137,6 +137,9 @@ void cam_req_fail(cam_req *r, int status, const char *code, const char *fmt, ...
     __attribute__((format(printf, 4, 5)));
 /* Applies one API parameter by name to r->params; false with r->err_* set. */
 bool cam_req_param(cam_req *r, const char *key, const char *value);
+/* One query-string argument (libmicrohttpd's GET_ARGUMENT callback, cls is
+ * the cam_req; value NULL for "?key" alone); MHD_NO with r->err_* set. */
+enum MHD_Result cam_req_query_param(void *cls, enum MHD_ValueKind kind, const char *key, const char *value);
 
 /* Standard base64 or base64url, padding optional, whitespace skipped; out
  * must hold 3 * (len / 4) + 3 bytes.  Returns the decoded length, or

@@ -8,11 +8,17 @@
 
 #include "fuzz/fuzz_onnx.c"
 #include "fuzz/fuzz_image.c"
+#include "fuzz/fuzz_multipart.c"
+#include "fuzz/fuzz_json.c"
+#include "fuzz/fuzz_query.c"
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 static const struct { const char *dir; target_fn fn; } targets[] = {
     {"tests/fuzz/corpus/onnx", cam_fuzz_onnx},
     {"tests/fuzz/corpus/image", cam_fuzz_image},
+    {"tests/fuzz/corpus/multipart", cam_fuzz_multipart},
+    {"tests/fuzz/corpus/json", cam_fuzz_json},
+    {"tests/fuzz/corpus/query", cam_fuzz_query},
 };
 
 static const char *g_dir;
