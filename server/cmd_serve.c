@@ -220,6 +220,7 @@ int cam_cmd_serve(int argc, char **argv) {
     if (c.default_model && !*c.default_model) c.default_model = NULL;
     if (c.api_key && *c.api_key && api_key_file && *api_key_file)
         return cli_usage_error("serve", "give --api-key or --api-key-file, not both");
+    char *owned_key = NULL;   /* the key read from --api-key-file, freed when the server stops */
     if (api_key_file && *api_key_file) {
         char *key = read_key_file(api_key_file);
         if (!key || !*key) {
@@ -227,7 +228,7 @@ int cam_cmd_serve(int argc, char **argv) {
             free(key);
             return 2;
         }
-        c.api_key = key;   /* lives as long as the process */
+        c.api_key = owned_key = key;
     }
     if (c.api_key && !*c.api_key) c.api_key = NULL;
     if (c.cors_origins && !*c.cors_origins) c.cors_origins = NULL;
@@ -236,5 +237,7 @@ int cam_cmd_serve(int argc, char **argv) {
         cam_log("warn", "%d workers x %d threads on %d cores: oversubscribed, latency will suffer", c.workers, c.threads,
                 ncores);
     }
-    return cam_serve(&c);
+    int rc = cam_serve(&c);
+    free(owned_key);
+    return rc;
 }
