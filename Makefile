@@ -96,6 +96,7 @@ clean:
 # per request; found by this target, not fixable on our side of the API).
 FUZZ_SECONDS ?= 60
 FUZZ_TARGETS ?= onnx image multipart json query
+FUZZ_ARGS ?= -artifact_prefix=build/fuzz/ -print_final_stats=1
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DCAM_NO_CLONES
 fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build/fuzz/libcamserve.a build/fuzz/libcamserver.a
@@ -106,7 +107,7 @@ fuzz:
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
 	  leaks=1; [ $$t = multipart ] && leaks=0; \
-	  ASAN_OPTIONS=detect_leaks=$$leaks build/fuzz/fuzz_$$t -detect_leaks=$$leaks -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 $$dict \
+	  ASAN_OPTIONS=detect_leaks=$$leaks build/fuzz/fuzz_$$t -detect_leaks=$$leaks -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=4096 -max_len=65536 $(FUZZ_ARGS) $$dict \
 	    build/fuzz/corpus_$$t tests/fuzz/corpus/$$t; \
 	done
 
