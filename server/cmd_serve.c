@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -121,6 +122,8 @@ int cam_cmd_serve(int argc, char **argv) {
         .timeout = 60,
         .drain_seconds = 30,
         .max_connections = 1024,
+        .max_header_kb = 32,
+        .max_per_ip = 0,
         .static_dir = default_static(static_buf, sizeof static_buf),
     };
     const char *log_format = "text", *event_loop = "poll", *api_key_file = NULL;
@@ -139,6 +142,10 @@ int cam_cmd_serve(int argc, char **argv) {
         {"--timeout", "CAMSERVE_TIMEOUT", "S", "idle connection timeout, seconds", O_INT, &c.timeout, 1, 86400, false},
         {"--drain-seconds", "CAMSERVE_DRAIN_SECONDS", "S", "on SIGTERM/SIGINT, time given to requests in flight", O_INT, &c.drain_seconds, 0, 86400, false},
         {"--max-connections", "CAMSERVE_MAX_CONNECTIONS", "N", "open connections at most", O_INT, &c.max_connections, 1, 1000000, false},
+        {"--max-connections-per-ip", "CAMSERVE_MAX_CONNECTIONS_PER_IP", "N",
+         "open connections per client address (0: no limit; a proxy is one address)", O_INT, &c.max_per_ip, 0, 1000000, false},
+        {"--max-header-kb", "CAMSERVE_MAX_HEADER_KB", "N", "memory per connection for the request line and headers, KB",
+         O_INT, &c.max_header_kb, 8, 1024, false},
         {"--log-format", "CAMSERVE_LOG_FORMAT", "text|json", "log lines on stderr", O_STR, &log_format, 0, 0, false},
         {"--static", "CAMSERVE_STATIC", "DIR", "folder served at / and /static/", O_STR, &c.static_dir, 0, 0, false},
         {"--api-key", "CAMSERVE_API_KEY", "KEY", "require Authorization: Bearer KEY on /v1/* (see below)", O_STR, &c.api_key, 0, 0, false},
@@ -236,6 +243,20 @@ int cam_cmd_serve(int argc, char **argv) {
         cam_log_init(c.log_json);
         cam_log("warn", "%d workers x %d threads on %d cores: oversubscribed, latency will suffer", c.workers, c.threads,
                 ncores);
+    }
+    /* every open connection is a descriptor: raise the soft limit to the hard one
+     * (often 1024 soft, far more hard), so that --max-connections can be reached */
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+        rl.rlim_cur = rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY &&
+        (unsigned long long)c.max_connections + 64 > (unsigned long long)rl.rlim_cur) {
+        cam_log_init(c.log_json);
+        cam_log("warn", "--max-connections %d but only %llu file descriptors (ulimit -n): connections past it are refused",
+                c.max_connections, (unsigned long long)rl.rlim_cur);
     }
     int rc = cam_serve(&c);
     free(owned_key);

@@ -663,6 +663,9 @@ static struct MHD_Daemon *start_daemon(cam_server *s, int *port) {
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.io_threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.timeout,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned)s->cfg.max_connections,
+        /* bounds what a client can make us hold per connection before the body (headers) */
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(s->cfg.max_header_kb > 0 ? s->cfg.max_header_kb : 32) << 10,
+        MHD_OPTION_PER_IP_CONNECTION_LIMIT, (unsigned)(s->cfg.max_per_ip > 0 ? s->cfg.max_per_ip : 0),
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_URI_LOG_CALLBACK, on_uri, s,
         MHD_OPTION_END);

@@ -40,6 +40,8 @@ typedef struct cam_serve_config {
     int timeout;                 /* idle connection timeout, seconds */
     int drain_seconds;
     int max_connections;
+    int max_header_kb;           /* per-connection memory of libmicrohttpd: request line + headers */
+    int max_per_ip;              /* open connections per client address; 0: no limit */
     bool log_json;
     const char *static_dir;      /* NULL or "": no static files */
     const char *api_key;         /* NULL or "": no access control; else Bearer required on /v1/ */
@@ -83,6 +85,7 @@ typedef struct cam_req {
     bool too_large;
     bool have_image_field;
     struct MHD_PostProcessor *pp;
+    unsigned char mixed_match;      /* multipart: bytes of "content-type: multipart/mixed" matched so far */
     int n_fields;
     struct { char key[CAM_FORM_KEY]; char value[CAM_FORM_VALUE]; } fields[CAM_FORM_FIELDS];
 
