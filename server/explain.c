@@ -1,8 +1,9 @@
 /* explain.c: the image pipeline behind predict, eval and the HTTP routes. */
 #include "explain.h"
 
-#include <cjson/cJSON.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,18 +139,10 @@ static int top_classes(const float *probs, int classes, int k, int *out) {
     return n;
 }
 
-static char *b64(const uint8_t *png, size_t len) {
-    char *b = malloc(cam_base64_len(len));
-    if (b) cam_base64_encode(png, len, b);
-    return b;
-}
-
 void cam_explain_result_free(cam_explain_result *r) {
     for (int i = 0; i < r->n_cams; i++) {
         free(r->cams[i].overlay_png);
         free(r->cams[i].heatmap_png);
-        free(r->cams[i].overlay_b64);
-        free(r->cams[i].heatmap_b64);
     }
     memset(r, 0, sizeof *r);
 }
@@ -224,11 +217,9 @@ cam_status cam_explain(const cam_modeldir *md, cam_session *s, const void *data,
             st = cam_overlay(&base, heat, p->colormap, p->alpha, &ov, err, errlen);
             if (st == CAM_OK) st = cam_png_encode_rgb(&ov, &c->overlay_png, &c->overlay_len, err, errlen);
             cam_image_free(&ov);
-            if (st == CAM_OK && p->base64 && !(c->overlay_b64 = b64(c->overlay_png, c->overlay_len))) st = CAM_ENOMEM;
         }
         if (st == CAM_OK && p->heatmap) {
             st = cam_png_encode_gray(heat, job.grid_w, job.grid_h, &c->heatmap_png, &c->heatmap_len, err, errlen);
-            if (st == CAM_OK && p->base64 && !(c->heatmap_b64 = b64(c->heatmap_png, c->heatmap_len))) st = CAM_ENOMEM;
         }
         t_enc += now_ms() - c1;
     }
@@ -244,69 +235,129 @@ cam_status cam_explain(const cam_modeldir *md, cam_session *s, const void *data,
 
 /* ---- JSON ------------------------------------------------------------------------- */
 
-/* 6 significant digits: what a client can use, without float noise */
-static double sig6(double x) {
-    if (x == 0 || !isfinite(x)) return isfinite(x) ? x : 0;
-    char b[32];
-    snprintf(b, sizeof b, "%.6g", x);
-    return strtod(b, NULL);
+/* The response is written directly rather than through cJSON: the base64
+ * PNGs are most of its bytes, and cJSON would copy each one, then scan it
+ * for characters to escape and copy it again (a few % of a request). */
+typedef struct jbuf {
+    char *p;
+    size_t len, cap;
+    bool oom;
+} jbuf;
+
+static bool jb_reserve(jbuf *b, size_t n) {
+    if (b->oom) return false;
+    if (b->len + n + 1 <= b->cap) return true;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + n + 1) cap *= 2;
+    char *q = realloc(b->p, cap);
+    if (!q) { b->oom = true; return false; }
+    b->p = q;
+    b->cap = cap;
+    return true;
 }
-static double ms3(double x) { return round(x * 1000.0) / 1000.0; }
+
+static void jb_raw(jbuf *b, const char *s) {
+    size_t n = strlen(s);
+    if (!jb_reserve(b, n)) return;
+    memcpy(b->p + b->len, s, n + 1);
+    b->len += n;
+}
+
+static void jb_fmt(jbuf *b, const char *fmt, ...) {
+    char t[64];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(t, sizeof t, fmt, ap);
+    va_end(ap);
+    jb_raw(b, t);
+}
+
+/* a JSON string: quotes, escapes, control characters as \u00XX */
+static void jb_str(jbuf *b, const char *s) {
+    if (!jb_reserve(b, 6 * strlen(s) + 2)) return;
+    char *o = b->p + b->len;
+    *o++ = '"';
+    for (const unsigned char *c = (const unsigned char *)s; *c; c++) {
+        if (*c == '"' || *c == '\\') { *o++ = '\\'; *o++ = (char)*c; }
+        else if (*c < 0x20) o += sprintf(o, "\\u%04x", *c);
+        else *o++ = (char)*c;
+    }
+    *o++ = '"';
+    *o = 0;
+    b->len = (size_t)(o - b->p);
+}
+
+/* "key":"<base64 of png>" straight into the buffer */
+static void jb_b64(jbuf *b, const char *key, const uint8_t *png, size_t len) {
+    jb_fmt(b, ",\"%s\":\"", key);
+    if (!jb_reserve(b, cam_base64_len(len) + 1)) return;
+    b->len += cam_base64_encode(png, len, b->p + b->len);
+    b->p[b->len++] = '"';
+    b->p[b->len] = 0;
+}
+
+/* 6 significant digits: what a client can use, without float noise;
+ * JSON has no NaN or infinity */
+static void jb_num6(jbuf *b, double x) { jb_fmt(b, "%.6g", isfinite(x) ? x : 0.0); }
+static void jb_ms(jbuf *b, const char *key, double x) { jb_fmt(b, ",\"%s\":%.15g", key, round(x * 1000.0) / 1000.0); }
 
 char *cam_explain_json(const cam_modeldir *md, const cam_explain_params *p, const cam_explain_result *r,
                        double queue_ms) {
     char lb[64];
-    cJSON *root = cJSON_CreateObject();
-    cJSON_AddStringToObject(root, "model", md->name);
-    cJSON *img = cJSON_AddObjectToObject(root, "image");
-    cJSON_AddNumberToObject(img, "width", r->width);
-    cJSON_AddNumberToObject(img, "height", r->height);
-    cJSON *preds = cJSON_AddArrayToObject(root, "predictions");
+    jbuf b = {0};
+    size_t want = 4096 + (size_t)r->n_pred * 160;
+    for (int i = 0; i < r->n_cams; i++)
+        want += 256 + (size_t)r->cams[i].n_boxes * 96 + (p->base64 ? cam_base64_len(r->cams[i].overlay_len) +
+                                                                         cam_base64_len(r->cams[i].heatmap_len) : 0);
+    jb_reserve(&b, want);
+    jb_raw(&b, "{\"model\":");
+    jb_str(&b, md->name);
+    jb_fmt(&b, ",\"image\":{\"width\":%d,\"height\":%d},\"predictions\":[", r->width, r->height);
     for (int i = 0; i < r->n_pred; i++) {
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "index", r->pred[i].index);
-        cJSON_AddStringToObject(o, "label", cam_modeldir_label(md, r->pred[i].index, lb, sizeof lb));
-        cJSON_AddNumberToObject(o, "score", sig6(r->pred[i].score));
-        cJSON_AddNumberToObject(o, "logit", sig6(r->pred[i].logit));
-        cJSON_AddItemToArray(preds, o);
+        jb_fmt(&b, "%s{\"index\":%d,\"label\":", i ? "," : "", r->pred[i].index);
+        jb_str(&b, cam_modeldir_label(md, r->pred[i].index, lb, sizeof lb));
+        jb_raw(&b, ",\"score\":");
+        jb_num6(&b, r->pred[i].score);
+        jb_raw(&b, ",\"logit\":");
+        jb_num6(&b, r->pred[i].logit);
+        jb_raw(&b, "}");
     }
-    cJSON *cams = cJSON_AddArrayToObject(root, "cams");
+    jb_raw(&b, "],\"cams\":[");
     for (int i = 0; i < r->n_cams; i++) {
         const cam_explain_cam *c = &r->cams[i];
-        cJSON *o = cJSON_CreateObject();
-        cJSON_AddNumberToObject(o, "index", c->index);
-        cJSON_AddStringToObject(o, "label", cam_modeldir_label(md, c->index, lb, sizeof lb));
-        cJSON_AddStringToObject(o, "method", r->method ? r->method : "cam");
-        cJSON *boxes = cJSON_AddArrayToObject(o, "boxes");
-        for (int b = 0; b < c->n_boxes; b++) {
-            cJSON *bo = cJSON_CreateObject();
-            cJSON_AddNumberToObject(bo, "x0", c->boxes[b].x0);
-            cJSON_AddNumberToObject(bo, "y0", c->boxes[b].y0);
-            cJSON_AddNumberToObject(bo, "x1", c->boxes[b].x1);
-            cJSON_AddNumberToObject(bo, "y1", c->boxes[b].y1);
-            cJSON_AddNumberToObject(bo, "score", sig6(c->boxes[b].score));
-            cJSON_AddItemToArray(boxes, bo);
+        jb_fmt(&b, "%s{\"index\":%d,\"label\":", i ? "," : "", c->index);
+        jb_str(&b, cam_modeldir_label(md, c->index, lb, sizeof lb));
+        jb_raw(&b, ",\"method\":");
+        jb_str(&b, r->method ? r->method : "cam");
+        jb_raw(&b, ",\"boxes\":[");
+        for (int k = 0; k < c->n_boxes; k++) {
+            const cam_box *x = &c->boxes[k];
+            jb_fmt(&b, "%s{\"x0\":%d,\"y0\":%d,\"x1\":%d,\"y1\":%d,\"score\":", k ? "," : "", x->x0, x->y0, x->x1, x->y1);
+            jb_num6(&b, x->score);
+            jb_raw(&b, "}");
         }
-        if (c->overlay_b64) cJSON_AddStringToObject(o, "overlay_png", c->overlay_b64);
-        if (c->heatmap_b64) cJSON_AddStringToObject(o, "heatmap_png", c->heatmap_b64);
-        cJSON_AddItemToArray(cams, o);
+        jb_raw(&b, "]");
+        if (p->base64 && c->overlay_png) jb_b64(&b, "overlay_png", c->overlay_png, c->overlay_len);
+        if (p->base64 && c->heatmap_png) jb_b64(&b, "heatmap_png", c->heatmap_png, c->heatmap_len);
+        jb_raw(&b, "}");
     }
-    cJSON *pa = cJSON_AddObjectToObject(root, "params");
-    cJSON_AddNumberToObject(pa, "threshold", sig6(p->threshold));
-    cJSON_AddStringToObject(pa, "boxes", p->boxes == CAM_BOXES_ALL ? "all" : "largest");
-    cJSON_AddNumberToObject(pa, "alpha", sig6(p->alpha));
-    cJSON_AddStringToObject(pa, "colormap", cam_colormap_name(p->colormap));
-    cJSON *t = cJSON_AddObjectToObject(root, "timing_ms");
-    cJSON_AddNumberToObject(t, "decode", ms3(r->ms_decode));
-    cJSON_AddNumberToObject(t, "preprocess", ms3(r->ms_preprocess));
-    if (queue_ms >= 0) cJSON_AddNumberToObject(t, "queue", ms3(queue_ms));
-    cJSON_AddNumberToObject(t, "forward", ms3(r->ms_forward));
-    cJSON_AddNumberToObject(t, "cam", ms3(r->ms_cam));
-    cJSON_AddNumberToObject(t, "encode", ms3(r->ms_encode));
-    cJSON_AddNumberToObject(t, "total", ms3(r->ms_total + (queue_ms > 0 ? queue_ms : 0)));
-    char *s = cJSON_PrintUnformatted(root);
-    cJSON_Delete(root);
-    return s;
+    jb_raw(&b, "],\"params\":{\"threshold\":");
+    jb_num6(&b, p->threshold);
+    jb_fmt(&b, ",\"boxes\":\"%s\",\"alpha\":", p->boxes == CAM_BOXES_ALL ? "all" : "largest");
+    jb_num6(&b, p->alpha);
+    jb_raw(&b, ",\"colormap\":");
+    jb_str(&b, cam_colormap_name(p->colormap));
+    jb_raw(&b, "},\"timing_ms\":{");
+    jb_fmt(&b, "\"decode\":%.15g", round(r->ms_decode * 1000.0) / 1000.0);
+    jb_ms(&b, "preprocess", r->ms_preprocess);
+    if (queue_ms >= 0) jb_ms(&b, "queue", queue_ms);
+    jb_ms(&b, "forward", r->ms_forward);
+    jb_ms(&b, "cam", r->ms_cam);
+    jb_ms(&b, "encode", r->ms_encode);
+    jb_ms(&b, "total", r->ms_total + (queue_ms > 0 ? queue_ms : 0));
+    jb_raw(&b, "}}");
+    if (b.oom) { free(b.p); return NULL; }
+    return b.p;
 }
 
 /* ---- parameters by name (CLI flags, query strings, JSON fields) ----------------- */

@@ -25,7 +25,7 @@ typedef struct cam_explain_params {
     bool overlay;              /* return the overlay PNG (default true) */
     bool heatmap;              /* also return the normalised heatmap as gray PNG (default false) */
     int max_side;              /* longest side of returned PNGs; 0 = the image's own up to 1024 */
-    bool base64;               /* also base64-encode the PNGs for the JSON (default true) */
+    bool base64;               /* embed the PNGs in the JSON as base64 (default true) */
     cam_decode_options decode; /* pixel cap */
 } cam_explain_params;
 
@@ -44,8 +44,6 @@ typedef struct cam_explain_cam {
     size_t overlay_len;
     uint8_t *heatmap_png;
     size_t heatmap_len;
-    char *overlay_b64;         /* NULL unless requested with base64 */
-    char *heatmap_b64;
 } cam_explain_cam;
 
 typedef struct cam_explain_result {

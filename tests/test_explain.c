@@ -7,6 +7,7 @@
 #include "explain.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 
 static cam_modeldir g_md;
 static cam_model *g_model;
@@ -59,12 +60,21 @@ TEST(ten_photos_top1_boxes_overlays) {
         int eh = longest <= 1024 ? r.height : (int)lround(r.height * 1024.0 / longest);
         cam_image ov;
         cam_image_info info;
-        CHECK(r.cams[0].overlay_png && r.cams[0].overlay_b64, "overlay returned");
+        CHECK(r.cams[0].overlay_png != NULL, "overlay returned");
         CHECK(cam_image_decode(r.cams[0].overlay_png, r.cams[0].overlay_len, NULL, &ov, &info, err, sizeof err) == CAM_OK,
               "overlay decodes: %s", err);
         CHECK(ov.width == ew && ov.height == eh, "%s: overlay %dx%d, expected %dx%d", photos[i].file, ov.width, ov.height, ew, eh);
         cam_image_free(&ov);
-        CHECK(strlen(r.cams[0].overlay_b64) == cam_base64_len(r.cams[0].overlay_len) - 1, "base64 length");
+        /* the JSON embeds exactly the PNG's bytes */
+        char *json = cam_explain_json(&g_md, &p, &r, -1);
+        cJSON *d = json ? cJSON_Parse(json) : NULL;
+        const cJSON *ovj = cJSON_GetObjectItem(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "cams"), 0), "overlay_png");
+        char *want = malloc(cam_base64_len(r.cams[0].overlay_len));
+        cam_base64_encode(r.cams[0].overlay_png, r.cams[0].overlay_len, want);
+        CHECK(cJSON_IsString(ovj) && strcmp(ovj->valuestring, want) == 0, "%s: overlay_png is the PNG in base64", photos[i].file);
+        free(want);
+        cJSON_Delete(d);
+        free(json);
         cam_explain_result_free(&r);
     }
     printf("  %d of 10 top-1 classes as ONNX Runtime\n", right);
@@ -149,7 +159,7 @@ TEST(parameters_and_document) {
     cam_explain_result r;
     CHECK(explain_file("cat.png", &p, &r, err, sizeof err) == CAM_OK, "%s", err);
     CHECK(r.n_pred == 3 && r.n_cams == 2 && r.grid_w == 256 && r.grid_h == 171, "sizes %d %d %dx%d", r.n_pred, r.n_cams, r.grid_w, r.grid_h);
-    CHECK(r.cams[1].index == r.pred[1].index && r.cams[0].heatmap_b64, "second CAM is the second class; heatmap");
+    CHECK(r.cams[1].index == r.pred[1].index && r.cams[0].heatmap_png, "second CAM is the second class; heatmap");
     char *json = cam_explain_json(&g_md, &p, &r, 1.5);
     cJSON *d = cJSON_Parse(json);
     CHECK(d, "valid JSON");
@@ -164,6 +174,23 @@ TEST(parameters_and_document) {
     const char *stages[] = {"decode", "preprocess", "queue", "forward", "cam", "encode", "total"};
     for (size_t k = 0; k < 7; k++) CHECK(cJSON_IsNumber(cJSON_GetObjectItem(t, stages[k])), "timing %s", stages[k]);
     CHECK(!strcmp(cJSON_GetObjectItem(cJSON_GetObjectItem(d, "params"), "colormap")->valuestring, "viridis"), "params echo");
+    cJSON *b0 = cJSON_GetArrayItem(cJSON_GetObjectItem(c0, "boxes"), 0);
+    CHECK(b0 && cJSON_GetObjectItem(b0, "x1")->valueint == r.cams[0].boxes[0].x1 &&
+          fabs(cJSON_GetObjectItem(b0, "score")->valuedouble - r.cams[0].boxes[0].score) < 1e-5, "box fields");
+    CHECK(fabs(cJSON_GetObjectItem(pr, "score")->valuedouble - r.pred[0].score) < 1e-6 * (1 + r.pred[0].score), "score");
+    cJSON_Delete(d);
+    free(json);
+    /* labels are text from labels.txt: quotes, backslashes and control
+     * characters must come out as valid JSON strings */
+    char *saved = g_md.labels[r.pred[0].index];
+    char odd[] = "a \"quoted\" \\ label\x01\ttab \xc3\xa9";
+    g_md.labels[r.pred[0].index] = odd;
+    json = cam_explain_json(&g_md, &p, &r, -1);
+    g_md.labels[r.pred[0].index] = saved;
+    d = json ? cJSON_Parse(json) : NULL;
+    pr = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "predictions"), 0);
+    CHECK(pr && !strcmp(cJSON_GetObjectItem(pr, "label")->valuestring, odd), "escaped label round-trips");
+    CHECK(d && !cJSON_GetObjectItem(cJSON_GetObjectItem(d, "timing_ms"), "queue"), "no queue time outside the server");
     cJSON_Delete(d);
     free(json);
     cam_explain_result_free(&r);
