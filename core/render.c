@@ -10,6 +10,7 @@
 #include "render_internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -622,15 +623,27 @@ size_t cam_base64_len(size_t n) {
     return 4 * q + 1;
 }
 
+/* Two output characters per 12 input bits from one table (8 KiB, stays in
+ * L1): half the lookups and stores of a character table, and base64 of
+ * the PNGs is a tenth of a millisecond per response. */
+static uint16_t b64_pairs[4096];
+static pthread_once_t b64_once = PTHREAD_ONCE_INIT;
+
+static void b64_pairs_init(void) {
+    for (int v = 0; v < 4096; v++) {
+        uint8_t pair[2] = {(uint8_t)b64_alphabet[v >> 6], (uint8_t)b64_alphabet[v & 63]};
+        memcpy(&b64_pairs[v], pair, 2);   /* byte order of the output, whatever the host's */
+    }
+}
+
 size_t cam_base64_encode(const uint8_t *in, size_t n, char *out) {
+    pthread_once(&b64_once, b64_pairs_init);
     char *o = out;
     size_t i = 0;
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
-        o[0] = b64_alphabet[v >> 18];
-        o[1] = b64_alphabet[(v >> 12) & 63];
-        o[2] = b64_alphabet[(v >> 6) & 63];
-        o[3] = b64_alphabet[v & 63];
+        memcpy(o, &b64_pairs[v >> 12], 2);
+        memcpy(o + 2, &b64_pairs[v & 4095], 2);
         o += 4;
     }
     if (n - i == 1) {
