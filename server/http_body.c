@@ -110,6 +110,36 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
     return MHD_YES;
 }
 
+/* libmicrohttpd 0.9.75's post processor leaks memory on nested multipart/mixed
+ * parts: at a part whose Content-Type is multipart/mixed it strdup()s the
+ * nested boundary, and frees it only after a following plain part (or when
+ * destroyed); a second multipart/mixed part right after the first one's
+ * closing "--inner--" overwrites the pointer, and the first copy is lost.
+ * post_field cannot prevent this: an empty nested part ("--inner--" at once)
+ * never calls it.  The processor takes a part's type from the first
+ * "Content-type: " in a header line and goes nested only if the value starts
+ * with "multipart/mixed" (ASCII case-insensitive), so it can only get there
+ * if the body holds "content-type: multipart/mixed" in one piece.  Bodies
+ * holding that text are refused before the chunk that completes it reaches
+ * the processor.  camserve reads one file field; nested multipart/mixed (the
+ * RFC 2388 multi-file form, dropped by RFC 7578) is not supported anyway.
+ * Streaming match across chunks: the pattern's first letter does not recur
+ * in it, so on a mismatch the match restarts at that letter or at 0. */
+static const char mixed_pattern[] = "content-type: multipart/mixed";
+
+static bool nested_mixed(cam_req *r, const char *data, size_t size) {
+    size_t m = r->mixed_match;
+    for (size_t i = 0; i < size; i++) {
+        char c = data[i];
+        if (c >= 'A' && c <= 'Z') c = (char)(c - 'A' + 'a');
+        if (c == mixed_pattern[m]) m++;
+        else m = c == mixed_pattern[0];
+        if (m == sizeof mixed_pattern - 1) return true;
+    }
+    r->mixed_match = (unsigned char)m;
+    return false;
+}
+
 bool cam_body_begin(cam_req *r, const char *content_length) {
     if (r->body == BODY_MULTIPART) {
         r->pp = MHD_create_post_processor(r->conn, 32 * 1024, post_field, r);
@@ -136,6 +166,10 @@ bool cam_body_feed(cam_req *r, const char *data, size_t size) {
     }
     if (r->discard) return r->received <= 2 * r->limit + (1u << 20);
     if (r->body == BODY_MULTIPART) {
+        if (nested_mixed(r, data, size)) {
+            cam_req_fail(r, 400, "BAD_REQUEST", "nested multipart/mixed parts are not supported: send the image as one file field");
+            return true;
+        }
         if (MHD_post_process(r->pp, data, size) != MHD_YES)
             cam_req_fail(r, 400, "BAD_REQUEST", "malformed multipart/form-data body");
         return true;
