@@ -36,6 +36,12 @@ void cam_req_fail(cam_req *r, int status, const char *code, const char *fmt, ...
 
 bool cam_req_param(cam_req *r, const char *key, const char *value) {
     char err[256];
+    /* the same bound in every channel (JSON strings and form fields have it
+     * by construction): a 300-digit "0.111..." is not a reasonable value */
+    if (strlen(value) >= CAM_FORM_VALUE) {
+        cam_req_fail(r, 400, "BAD_PARAMETER", "parameter '%.40s' is too long (at most %d bytes)", key, CAM_FORM_VALUE - 1);
+        return false;
+    }
     if (cam_explain_param_set(&r->params, key, value, err, sizeof err) == 1) return true;
     cam_req_fail(r, 400, "BAD_PARAMETER", "%s", err);
     return false;
@@ -77,8 +83,18 @@ static enum MHD_Result post_field(void *cls, enum MHD_ValueKind kind, const char
     if (r->discard) return MHD_YES;
     if (!key) key = "";
     if (strcmp(key, "image") == 0) {
+        /* the first bytes of a field come at offset 0; with bytes already
+         * kept, they start a second image field (never glued to the first) */
+        if (off == 0 && size > 0 && r->len > 0) {
+            cam_req_fail(r, 400, "BAD_REQUEST", "multipart/form-data has more than one 'image' field");
+            return MHD_YES;
+        }
         r->have_image_field = true;
         return size == 0 || append(r, data, size) ? MHD_YES : MHD_NO;
+    }
+    if (filename) {
+        cam_req_fail(r, 400, "BAD_REQUEST", "file field '%.40s': the image goes in a file field named 'image'", key);
+        return MHD_YES;
     }
     /* a parameter: short text, possibly split across calls.  When the body
      * arrives in pieces libmicrohttpd may first call with off 0 and size 0,
@@ -198,8 +214,14 @@ bool cam_body_finish(cam_req *r) {
             cam_req_fail(r, 400, "BAD_REQUEST", "multipart/form-data needs a file field named 'image'");
             return false;
         }
-        for (int i = 0; i < r->n_fields; i++)
+        for (int i = 0; i < r->n_fields; i++) {
+            for (int j = 0; j < i; j++)
+                if (!strcmp(r->fields[j].key, r->fields[i].key)) {
+                    cam_req_fail(r, 400, "BAD_PARAMETER", "parameter '%s' is given twice", r->fields[i].key);
+                    return false;
+                }
             if (!cam_req_param(r, r->fields[i].key, r->fields[i].value)) return false;
+        }
     }
     if (r->len == 0 && r->body != BODY_JSON) {
         cam_req_fail(r, 400, "BAD_IMAGE", "the image is empty");
@@ -249,9 +271,25 @@ static bool json_param_text(const cJSON *v, char *out, size_t len) {
     return true;
 }
 
+/* only JSON whitespace in [p, end) */
+static bool blank(const char *p, const char *end) {
+    for (; p < end; p++)
+        if (*p != ' ' && *p != '\t' && *p != '\n' && *p != '\r') return false;
+    return true;
+}
+
 bool cam_body_json(cam_req *r) {
-    cJSON *root = cJSON_ParseWithLength((const char *)r->buf, r->len);
-    if (!cJSON_IsObject(root)) {
+    const char *json = (const char *)r->buf, *end = NULL;
+    /* cJSON's strings end at a NUL: with one inside (raw, or escaped as
+     * \u0000) the rest of the string would be dropped without a word.  No
+     * member of this API can hold one, so such bodies are refused whole. */
+    if (r->len && (memchr(json, 0, r->len) || memmem(json, r->len, "\\u0000", 6))) {
+        cam_req_fail(r, 400, "BAD_REQUEST", "the JSON body holds a NUL character");
+        return false;
+    }
+    cJSON *root = cJSON_ParseWithLengthOpts(json, r->len, &end, 0);
+    /* one object and nothing after it but whitespace */
+    if (!cJSON_IsObject(root) || !end || end < json || !blank(end, json + r->len)) {
         cJSON_Delete(root);
         cam_req_fail(r, 400, "BAD_REQUEST", "the body is not a JSON object: send {\"image\": \"<base64>\", ...}");
         return false;
@@ -259,6 +297,16 @@ bool cam_body_json(cam_req *r) {
     const cJSON *image = NULL;
     for (const cJSON *it = root->child; it; it = it->next) {
         if (!it->string) continue;
+        /* a member given twice: which one counts would be the parser's whim.
+         * Cheap: every earlier member was a distinct known name, and there
+         * are a dozen of those. */
+        for (const cJSON *p = root->child; p != it; p = p->next)
+            if (p->string && !strcmp(p->string, it->string)) {
+                cam_req_fail(r, 400, strcmp(it->string, "image") ? "BAD_PARAMETER" : "BAD_REQUEST",
+                             "member '%.40s' is given twice", it->string);
+                cJSON_Delete(root);
+                return false;
+            }
         if (strcmp(it->string, "image") == 0) { image = it; continue; }
         char text[CAM_FORM_VALUE];
         if (!json_param_text(it, text, sizeof text)) {
