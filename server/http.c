@@ -339,6 +339,17 @@ enum MHD_Result cam_req_query_param(void *cls, enum MHD_ValueKind kind, const ch
     return cam_req_param(r, key, value) ? MHD_YES : MHD_NO;
 }
 
+/* The same with the decoded lengths: "%00" decodes to a NUL, and the C
+ * string would silently end there ("top_k%00junk=1" read as top_k=1). */
+static enum MHD_Result query_param_n(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                                     const char *value, size_t value_size) {
+    if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
+        cam_req_fail(cls, 400, "BAD_PARAMETER", "query parameter '%.40s' holds a NUL byte (%%00)", key);
+        return MHD_NO;
+    }
+    return cam_req_query_param(cls, kind, key, value);
+}
+
 static void on_accept(void *job) {
     cam_req *r = job;
     r->suspended = true;
@@ -475,6 +486,13 @@ static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const c
     const char *te = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
     const char *expect = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT);
     bool has_body = (cl && strtoull(cl, NULL, 10) > 0) || (te && strcasestr(te, "chunked"));
+    if (te && strcasecmp(te, "chunked") != 0) {
+        /* libmicrohttpd 0.9.75 takes any other Transfer-Encoding as "the body
+         * runs to the close" and would wait for it; refused at once, and the
+         * connection closed (RFC 9112 §6.3) */
+        cam_req_fail(r, 400, "BAD_REQUEST", "Transfer-Encoding '%.40s' is not supported (only chunked)", te);
+        return reply_req_error(r, true);
+    }
 
     const char *cors = s->cfg.cors_origins;
     bool preflight = cors && *cors && !strcmp(method, "OPTIONS") &&
@@ -511,7 +529,7 @@ static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const c
                                                                          MHD_HTTP_HEADER_CONTENT_TYPE))) == BODY_NONE)
             cam_req_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be image/jpeg, image/png, "
                          "multipart/form-data (field 'image') or application/json");
-        else if (MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, cam_req_query_param, r) >= 0 && !r->err_status &&
+        else if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, query_param_n, r) >= 0 && !r->err_status &&
                  check_model_params(r)) {
             if (cam_pool_depth(s->pool) >= cam_pool_capacity(s->pool)) {
                 /* already full: refuse now rather than buffer a body that has no place to go */
