@@ -99,6 +99,10 @@ static int unsupported_msg(const char *msg) {
 static cam_status tj_error(tjhandle tj, char *err, size_t errlen) {
     const char *msg = tjGetErrorStr2(tj);
     if (!msg) msg = "unknown error";
+    /* libjpeg refuses a side over 65500 (JPEG_MAX_DIMENSION) from the
+     * header: a size limit like max_pixels, not damage */
+    if (strcasestr(msg, "maximum supported image dimension"))
+        return cam__fail(err, errlen, CAM_ELIMIT, "image too large: %s", msg);
     if (unsupported_msg(msg)) return cam__fail(err, errlen, CAM_EUNSUPPORTED, "unsupported JPEG: %s", msg);
     return cam__fail(err, errlen, CAM_EFORMAT, "corrupt JPEG: %s", msg);
 }
