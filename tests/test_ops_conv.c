@@ -82,7 +82,7 @@ static cam_status conv_prepack(oph *h) {
     return st;
 }
 
-/* forward at 1 and 2 threads vs reference, without then with prepack
+/* forward at 1, 2 and 3 threads vs reference, without then with prepack
  * (packed weights); returns the worst error */
 static double run_case(const conv_case *cc, unsigned seed, char *desc, size_t dlen) {
     oph h;
@@ -100,7 +100,7 @@ static double run_case(const conv_case *cc, unsigned seed, char *desc, size_t dl
             worst = INFINITY;
             break;
         }
-        for (int threads = 1; threads <= 2; threads++) {
+        for (int threads = 1; threads <= 3; threads++) {
             /* re-poison so a run cannot inherit the previous one's output */
             memset(h.out_fwd[0].data, 0x7f, h.out_fwd[0].numel * sizeof(float));
             double e = oph_compare(&h, threads);
@@ -364,9 +364,6 @@ TEST(conv_groups_and_depthwise) {
     }
 }
 
-/* 3x3 stride 1 with enough channels takes the Winograd path: odd and even
- * output sizes (partial tiles), every padding shape, blocks of tile rows
- * split between threads, batches, all fused activations. */
 /* The masked-load depthwise kernel (AVX-512; "same" k3/k5, stride 1 or 2
  * with H and W multiples of the stride): planes narrower than a vector
  * (1, 2, 7 columns: vectors span rows), exactly one (16) and wider (56,
@@ -440,12 +437,21 @@ TEST(conv_implicit_gemm) {
         }
 }
 
+/* 3x3 stride 1 with enough channels takes the Winograd path: odd and even
+ * output sizes (partial tiles), every padding shape, blocks of tile rows
+ * split between threads, output channels in chunks and split between
+ * threads, batches, all fused activations. */
 TEST(conv_winograd) {
     static const struct { int64_t n, c, m, h, w, pads[4]; } t[] = {
         {1, 16, 32, 8, 8, {1, 1, 1, 1}},     {1, 8, 16, 9, 11, {1, 1, 1, 1}},   {1, 24, 40, 13, 10, {0, 0, 0, 0}},
         {3, 8, 16, 12, 17, {2, 0, 1, 2}},    {1, 64, 64, 30, 30, {1, 1, 1, 1}}, {2, 32, 48, 27, 27, {1, 1, 1, 1}},
         {1, 16, 64, 55, 55, {1, 1, 1, 1}},   {1, 12, 20, 10, 9, {0, 2, 2, 0}},  {1, 128, 96, 14, 14, {1, 1, 1, 1}},
         {1, 8, 16, 21, 8, {3, 1, 0, 1}},
+        /* small images with many output channels: one block of all tiles,
+         * output channels in several GEMM chunks (M = 190: not a multiple
+         * of the 6-channel blocks) and, on 2-3 threads, split between
+         * threads; the second one with runtime weights (OpenBLAS) */
+        {1, 64, 256, 13, 13, {1, 1, 1, 1}},  {1, 48, 190, 13, 13, {1, 1, 1, 1}},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
         conv_case cc = base_case();

@@ -884,13 +884,22 @@ static void gemm_plan(const conv_geom *g, int threads, gemm_job *j) {
  * Bias and the clamp activations are applied in the output transform.
  * ==================================================================== */
 
-#define WINO_BLOCK_BYTES (512 * 1024)   /* V + GEMM result of one block */
+/* V of one block (its tile rows, all input channels) and the GEMM result
+ * of one chunk of output channels for it stay in L2 together.  Blocks are
+ * as many whole tile rows as the V budget allows, and the output channels
+ * are done in chunks under the result budget: the GEMMs then see whole
+ * blocks of tiles (at 13x13, all 49 tiles) instead of the 21-28 columns a
+ * block sized for V and all M channels at once left, which wasted a third
+ * of every vector. */
+#define WINO_V_BYTES (384 * 1024)
+#define WINO_MX_BYTES (384 * 1024)
 #define WINO_U_MAX_BYTES (4 << 20)      /* larger layers: U would not stay in cache */
 
 typedef struct {
     int64_t th, tw;          /* tile rows and columns */
     int64_t wq;              /* length of the even/odd halves of a padded row */
     int64_t rmax;            /* tile rows per block at most */
+    int64_t mc;              /* output channels per GEMM chunk at most (PG_MR multiple) */
     int64_t lo[2], hi[2];    /* columns of each half inside the image */
     size_t u, v, mx, rows;   /* floats of each scratch part (v, mx, rows: per block) */
 } wino_layout;
@@ -914,14 +923,18 @@ static void wino_layout_make(const conv_geom *g, wino_layout *l) {
     l->th = (g->OH + 1) / 2;
     l->tw = (g->OW + 1) / 2;
     l->wq = l->tw + 1;   /* tile tx reads padded columns 2tx .. 2tx+3 */
-    int64_t per_tile = 16 * (g->C + g->M) * (int64_t)sizeof(float);
-    int64_t r = WINO_BLOCK_BYTES / (per_tile * l->tw);
-    l->rmax = r < 1 ? 1 : (r > l->th ? l->th : r);
+    int64_t r = WINO_V_BYTES / (16 * (g->C ? g->C : 1) * (int64_t)sizeof(float) * l->tw);
+    r = r < 1 ? 1 : (r > l->th ? l->th : r);
+    l->rmax = ceil_div(l->th, ceil_div(l->th, r));   /* blocks of even height */
     for (int q = 0; q < 2; q++) valid_cols(l->wq, g->W, 2, g->PL, q, &l->lo[q], &l->hi[q]);
     int64_t tb = l->rmax * l->tw;
+    int64_t mc = WINO_MX_BYTES / (16 * (int64_t)sizeof(float) * tb) / PG_MR * PG_MR;
+    if (mc < PG_MR) mc = PG_MR;
+    if (mc > ceil_div(g->M, PG_MR) * PG_MR) mc = ceil_div(g->M, PG_MR) * PG_MR;
+    l->mc = mc;
     l->u = (size_t)(16 * g->M * g->C);
     l->v = (size_t)(16 * wino_skew(g->C * tb));
-    l->mx = (size_t)(16 * wino_skew(g->M * tb));
+    l->mx = (size_t)(16 * wino_skew(mc * tb));
     l->rows = (size_t)((2 * l->rmax + 2) * 2 * l->wq + 2 * l->tw + 2);   /* + a dummy output row */
 }
 
@@ -1047,8 +1060,62 @@ typedef struct {
     float lo, hi;
     bool post_act;
     int64_t r, nb;           /* tile rows per block, blocks per image */
+    int64_t mparts, mbpp;    /* output channels split in mparts parts of mbpp PG_MR blocks */
+    int64_t mc;              /* output channels per GEMM chunk at most (PG_MR multiple) */
     const cam__ctx *ctx;
 } wino_job;
+
+/* Columns of vector work a GEMM over n tiles costs: whole vectors of 16,
+ * except that 1-2 columns past whole vectors go to pg_cols, at about 3
+ * vector lanes each. */
+static int64_t wino_lanes(int64_t n) {
+    if (n > 16 && n % 16 <= 2) return n / 16 * 16 + n % 16 * 3;
+    return ceil_div(n, 16) * 16;
+}
+
+/* Work items: (image, block of tile rows, part of the output channels).
+ * Block heights (even, within the V budget) and the channel split are
+ * chosen by a small cost model in units of GEMM columns: a block costs the
+ * vector lanes its tiles fill (13 tiles take a whole vector; 49 take 3 and
+ * one cheap column) plus re-reading U (5 columns' worth once U spills L2,
+ * else 1); items run in rounds of `threads`, the longest one of a round
+ * setting its time.  Splitting output channels (mparts = threads) keeps
+ * wide blocks on small images where more blocks would mean narrow GEMMs;
+ * each part then redoes its block's input transform, cheap next to its
+ * GEMMs.  The choice depends on the layer and the thread count only. */
+static void wino_plan(const conv_geom *g, const wino_layout *l, int threads, wino_job *j) {
+    int64_t mblocks = ceil_div(g->M, PG_MR);
+    int64_t kappa = 16 * g->M * g->C * (int64_t)sizeof(float) > (512 << 10) ? 5 : 1;
+    double best = 0;
+    j->r = l->rmax;
+    j->nb = ceil_div(l->th, l->rmax);
+    j->mparts = 1;
+    for (int64_t nb = ceil_div(l->th, l->rmax); nb <= l->th; nb++) {
+        int64_t r = ceil_div(l->th, nb);
+        if (ceil_div(l->th, r) != nb) continue;   /* the same blocks as a smaller nb */
+        int64_t last = l->th - (nb - 1) * r;
+        double work = (double)((nb - 1) * wino_lanes(r * l->tw) + wino_lanes(last * l->tw) + nb * kappa);
+        for (int mp = 1; mp <= threads; mp += threads > 1 ? threads - 1 : 1) {
+            if (mp > 1 && mblocks < 2 * mp) break;
+            int64_t items = g->N * nb * mp;
+            /* rounds of `threads` items, each round as long as a full block */
+            double item = (double)(wino_lanes(r * l->tw) + kappa) / (double)mp;
+            double t = (double)ceil_div(items, threads) * item;
+            if (threads == 1) t = work;
+            if (best == 0 || t < best * 0.999) {
+                best = t;
+                j->r = r;
+                j->nb = nb;
+                j->mparts = mp;
+            }
+        }
+    }
+    j->mbpp = ceil_div(mblocks, j->mparts);
+    /* channels per GEMM chunk: as many as the result scratch holds */
+    int64_t tb = j->r * l->tw, mc = ceil_div(g->M, PG_MR) * PG_MR;
+    while (mc > PG_MR && 16 * (size_t)wino_skew(mc * tb) > l->mx) mc -= PG_MR;
+    j->mc = mc;
+}
 
 static void wino_weights_task(void *arg, int64_t begin, int64_t end, int tid) {
     (void)tid;
@@ -1056,14 +1123,15 @@ static void wino_weights_task(void *arg, int64_t begin, int64_t end, int tid) {
     wino_weights(j->g, j->w, j->u, begin, end);
 }
 
-/* Tile rows [ty0, ty0 + nr) of image img. */
-static void wino_block(const wino_job *j, int64_t img, int64_t ty0, int64_t nr, float *v, float *mx, float *rows) {
+/* Tile rows [ty0, ty0 + nr) of image img, output channels [m0, m1). */
+static void wino_block(const wino_job *j, int64_t img, int64_t ty0, int64_t nr, int64_t m0, int64_t m1, float *v,
+                       float *mx, float *rows) {
     const conv_geom *g = j->g;
     const wino_layout *l = &j->l;
     int64_t tw = l->tw, tb = nr * tw, wq = l->wq, rs = 2 * wq;
-    int64_t vs = wino_skew(g->C * tb), ms = wino_skew(g->M * tb);   /* xi plane strides */
     float *dummy = rows + (2 * l->rmax + 2) * rs;
     /* input transform, channel by channel */
+    int64_t vs = wino_skew(g->C * tb);   /* xi plane stride */
     for (int64_t c = 0; c < g->C; c++) {
         const float *plane = j->x + (img * g->C + c) * g->HW;
         for (int64_t r = 0; r < 2 * nr + 2; r++) {   /* padded rows 2*ty0 + r */
@@ -1083,41 +1151,50 @@ static void wino_block(const wino_job *j, int64_t img, int64_t ty0, int64_t nr, 
             wino_in_row(v + c * tb + ty * tw, vs, e, o, tw);
         }
     }
-    /* the 16 products */
-    if (j->pk) {
-        size_t gf = pg_group_floats(g->M, g->C);
-        int64_t mblocks = ceil_div(g->M, PG_MR);
-        for (int xi = 0; xi < 16; xi++)
-            pg_gemm(j->pk + xi * gf, g->M, g->C, 0, mblocks, v + xi * vs, tb, tb, mx + xi * ms, tb, -INFINITY,
-                    INFINITY);
-    } else {
-        for (int xi = 0; xi < 16; xi++)
-            cam__sgemm(false, false, (int)g->M, (int)tb, (int)g->C, 1.0f, j->u + (size_t)xi * (size_t)(g->M * g->C),
-                       (int)g->C, v + xi * vs, (int)tb, 0.0f, mx + xi * ms, (int)tb);
-    }
-    /* output transform + bias + activation */
     bool odd = g->OW % 2 != 0;
     int64_t oy0 = 2 * ty0, oy1 = 2 * (ty0 + nr) < g->OH ? 2 * (ty0 + nr) : g->OH;
-    for (int64_t m = 0; m < g->M; m++) {
-        float *ym = j->y + (img * g->M + m) * g->OHW;
-        float bias = j->b ? j->b[m] : 0.0f;
-        for (int64_t ty = 0; ty < nr; ty++) {
-            int64_t oy = 2 * (ty0 + ty);
-            float *y1 = oy + 1 < g->OH ? ym + (oy + 1) * g->OW : dummy;
-            wino_out_row(ym + oy * g->OW, y1, mx + m * tb + ty * tw, ms, tw, odd, bias, j->lo, j->hi);
+    /* output channels in even chunks of at most j->mc (whole PG_MR blocks) */
+    int64_t nch = ceil_div(m1 - m0, j->mc), step = ceil_div(ceil_div(m1 - m0, nch), PG_MR) * PG_MR;
+    for (int64_t ma = m0; ma < m1; ma += step) {
+        int64_t mb = ma + step < m1 ? ma + step : m1, mc = mb - ma;
+        int64_t ms = wino_skew(mc * tb);
+        /* the 16 products */
+        if (j->pk) {   /* U carries no bias (zeros), so it may start at block ma / PG_MR */
+            size_t gf = pg_group_floats(g->M, g->C);
+            for (int xi = 0; xi < 16; xi++)
+                pg_gemm(j->pk + xi * gf + ma * g->C, g->M - ma, g->C, 0, ceil_div(mc, PG_MR), v + xi * vs, tb, tb,
+                        mx + xi * ms, tb, -INFINITY, INFINITY);
+        } else {
+            for (int xi = 0; xi < 16; xi++)
+                cam__sgemm(false, false, (int)mc, (int)tb, (int)g->C, 1.0f,
+                           j->u + (size_t)xi * (size_t)(g->M * g->C) + (size_t)(ma * g->C), (int)g->C, v + xi * vs,
+                           (int)tb, 0.0f, mx + xi * ms, (int)tb);
         }
-        if (j->post_act) cam__act_apply(&j->act, ym + oy0 * g->OW, (size_t)((oy1 - oy0) * g->OW));
+        /* output transform + bias + activation */
+        for (int64_t m = ma; m < mb; m++) {
+            float *ym = j->y + (img * g->M + m) * g->OHW;
+            float bias = j->b ? j->b[m] : 0.0f;
+            for (int64_t ty = 0; ty < nr; ty++) {
+                int64_t oy = 2 * (ty0 + ty);
+                float *y1 = oy + 1 < g->OH ? ym + (oy + 1) * g->OW : dummy;
+                wino_out_row(ym + oy * g->OW, y1, mx + (m - ma) * tb + ty * tw, ms, tw, odd, bias, j->lo, j->hi);
+            }
+            if (j->post_act) cam__act_apply(&j->act, ym + oy0 * g->OW, (size_t)((oy1 - oy0) * g->OW));
+        }
     }
 }
 
 static void wino_task(void *arg, int64_t begin, int64_t end, int tid) {
     const wino_job *j = arg;
+    const conv_geom *g = j->g;
     float *base = cam__scratch(j->ctx, tid);
     float *v = base + j->l.u, *mx = v + j->l.v, *rows = mx + j->l.mx;
     for (int64_t it = begin; it < end; it++) {
-        int64_t img = it / j->nb, blk = it % j->nb;
+        int64_t mp = it % j->mparts, rest = it / j->mparts;
+        int64_t img = rest / j->nb, blk = rest % j->nb;
         int64_t ty0 = blk * j->r, nr = j->l.th - ty0 < j->r ? j->l.th - ty0 : j->r;
-        wino_block(j, img, ty0, nr, v, mx, rows);
+        int64_t m0 = mp * j->mbpp * PG_MR, m1 = m0 + j->mbpp * PG_MR < g->M ? m0 + j->mbpp * PG_MR : g->M;
+        if (m0 < m1) wino_block(j, img, ty0, nr, m0, m1, v, mx, rows);
     }
 }
 
@@ -1133,17 +1210,8 @@ static void wino_forward(const conv_geom *g, const float *x, const float *w, con
     else if (act->kind == CAM__ACT_CLIP) { j.lo = act->a; j.hi = act->b; }
     else j.post_act = act->kind != CAM__ACT_NONE;
     if (!pk) cam__ctx_parallel(ctx, g->M, g->C ? ceil_div(16384, g->C) : g->M, wino_weights_task, &j);
-    /* blocks: as tall as the cache budget allows, but enough of them to
-     * give every thread an equal share */
-    int threads = cam__ctx_threads(ctx);
-    j.r = j.l.rmax;
-    j.nb = ceil_div(j.l.th, j.r);
-    if (threads > 1)
-        for (int64_t r = j.r; r >= 1; r--) {
-            int64_t nb = ceil_div(j.l.th, r);
-            if ((g->N * nb) % threads == 0 || g->N * nb >= 4 * threads) { j.r = r; j.nb = nb; break; }
-        }
-    cam__ctx_parallel(ctx, g->N * j.nb, 1, wino_task, &j);
+    wino_plan(g, &j.l, cam__ctx_threads(ctx), &j);
+    cam__ctx_parallel(ctx, g->N * j.nb * j.mparts, 1, wino_task, &j);
 }
 
 /* ======================================================================
