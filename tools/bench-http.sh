@@ -6,7 +6,9 @@
 # and the server's RSS at start and at the end.
 #   tools/bench-http.sh            the 10 s run
 #   tools/bench-http.sh --soak     then 20,000 requests in a row (SOAK=N), which must produce no 5xx
-# Env: SHARED=../shared BIN=build/camserve CONNECTIONS=8 DURATION=10 WRK_THREADS=2 SOAK=20000
+# Then, per request: each stage's time and the server's CPU time (so that the ratio can be
+# explained), and the latency of one connection alone (UNLOADED seconds).
+# Env: SHARED=../shared BIN=build/camserve CONNECTIONS=8 DURATION=10 WRK_THREADS=2 SOAK=20000 UNLOADED=5
 #      SERVE_FLAGS="..." (extra flags for camserve serve)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -78,7 +80,15 @@ export BENCH_IMAGE="$IMAGE" BENCH_TYPE=image/jpeg BENCH_THREADS="$WRK_THREADS"
 BENCH_LIMIT=0 wrk -t1 -c2 -d2s -s tools/bench-http.lua "$url" >/dev/null
 rss_start=$(rss)
 
+# where a request's time goes: the server's CPU time (all its threads) and
+# its per-stage sums from /metrics, both as differences over the run
+cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) * 1000 / hz}' "/proc/$pid/stat"; }
+stages() { http_get /metrics | awk '/^camserve_stage_seconds_total/ {
+  match($0, /stage="[a-z]+"/); printf "%s=%s ", substr($0, RSTART + 7, RLENGTH - 8), $2 }
+  /^camserve_inferences_total / {printf "n=%s", $2}'; }
+cpu0=$(cpu_ms); st0=$(stages)
 out=$(BENCH_LIMIT=0 wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s tools/bench-http.lua "$url")
+cpu1=$(cpu_ms); st1=$(stages)
 line=$(echo "$out" | grep '^BENCH ')
 field() { echo "$line" | sed -nE "s/.* $1=([0-9.]+).*/\1/p"; }
 rps=$(field rps)
@@ -93,6 +103,24 @@ printf '  latency      p50 %s ms, p90 %s ms, p99 %s ms, max %s ms\n' "$(field p5
 printf '  non-2xx      %s (5xx %s), socket errors %s\n' "$non2xx" "$(field s5xx)" "$(field socket_errors)"
 printf '  vs bound     %s / %s = %s\n' "$rps" "$bound" "$(awk -v a="$rps" -v b="$bound" 'BEGIN{printf "%.2f", a / b}')"
 printf '  server RSS   %s MB at start, %s MB after the run\n' "$rss_start" "$rss_mid"
+# per request: each stage's wall time in the workers, and the server's CPU in all
+printf '%s\n%s\n' "$st0" "$st1" | awk -v c0="$cpu0" -v c1="$cpu1" -v fwd="$median" '
+  { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[NR, kv[1]] = kv[2]; if (NR == 1) k[++nk] = kv[1] } }
+  END {
+    n = v[2, "n"] - v[1, "n"]; if (n <= 0) exit
+    line = ""; t = 0
+    for (i = 1; i <= nk; i++) if (k[i] != "n" && k[i] != "queue") {
+      ms = (v[2, k[i]] - v[1, k[i]]) * 1000 / n; t += ms; line = line sprintf(" %s %.2f,", k[i], ms) }
+    cpu = (c1 - c0) / n
+    printf "  per request %s sum %.2f ms; server CPU %.2f ms (all threads)\n", line, t, cpu
+    printf "  best ratio this CPU allows: %.2f (1-thread forward %.2f ms / %.2f ms CPU)\n", fwd / cpu, fwd, cpu }'
+
+# unloaded latency: one connection, one request at a time
+out1=$(BENCH_LIMIT=0 wrk -t1 -c1 -d"${UNLOADED:-5}s" --latency -s tools/bench-http.lua "$url")
+line1=$(echo "$out1" | grep '^BENCH ')
+printf '  unloaded     1 connection: p50 %s ms, p99 %s ms (%s req/s)\n' \
+  "$(echo "$line1" | sed -nE 's/.* p50_ms=([0-9.]+).*/\1/p')" "$(echo "$line1" | sed -nE 's/.* p99_ms=([0-9.]+).*/\1/p')" \
+  "$(echo "$line1" | sed -nE 's/.* rps=([0-9.]+).*/\1/p')"
 
 status=0
 if [ $soak -eq 1 ]; then
