@@ -469,6 +469,11 @@ static bool sane_request_id(const char *v) {
     return true;
 }
 
+static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    if (!strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH)) ++*(int *)cls;
+    return MHD_YES;
+}
+
 /* First call: the headers are in.  Decide what can be decided before the body. */
 static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const char *method) {
     struct MHD_Connection *c = r->conn;
@@ -491,6 +496,16 @@ static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const c
          * runs to the close" and would wait for it; refused at once, and the
          * connection closed (RFC 9112 §6.3) */
         cam_req_fail(r, 400, "BAD_REQUEST", "Transfer-Encoding '%.40s' is not supported (only chunked)", te);
+        return reply_req_error(r, true);
+    }
+    int n_cl = 0;
+    MHD_get_connection_values(c, MHD_HEADER_KIND, count_content_length, &n_cl);
+    if (n_cl > 1 || (n_cl && te)) {
+        /* libmicrohttpd goes by the first Content-Length (or by chunked); a
+         * proxy in front may go by another: refused, and the connection
+         * closed, so that no second request can hide in the body */
+        cam_req_fail(r, 400, "BAD_REQUEST", "ambiguous body length: %s",
+                     te ? "both Content-Length and Transfer-Encoding" : "more than one Content-Length");
         return reply_req_error(r, true);
     }
 
