@@ -954,6 +954,63 @@ TEST(googlenet_inception) {
     free(mb.p);
 }
 
+/* ---- Concat planned in place (plan.c) ---------------------------------------------- */
+
+/* Concats whose inputs the plan may place inside the output (a fire module)
+ * next to ones it must copy: the same tensor twice, an input also read by
+ * another node, a Concat of a Concat, a graph input, an input that is a
+ * graph output; at batch 1 (in place) and 3 (copied). */
+static ob_buf concat_model(void) {
+    gb b;
+    gb_init(&b, 909);
+    gb_input(&b, "input", (const int64_t[]){-1, 8, 12, 12}, 4);
+    const char *c0 = OP(&b, "Concat", "input", OP(&b, "Relu", CONV(&b, "input", 8, 8, .k = 3, .pad = 1)));
+    A_INT(&b, "axis", 1);
+    const char *sq = OP(&b, "Relu", CONV(&b, c0, 16, 16, .k = 1, .bias = true));
+    const char *e1 = OP(&b, "Relu", CONV(&b, sq, 16, 16, .k = 1, .bias = true));
+    const char *e3 = OP(&b, "Relu", CONV(&b, sq, 16, 16, .k = 3, .pad = 1, .bias = true));
+    const char *fire = OP(&b, "Concat", e1, e3);
+    A_INT(&b, "axis", 1);
+    const char *q = OP(&b, "Relu", CONV(&b, fire, 32, 16, .k = 1));
+    const char *twice = OP(&b, "Concat", q, q);
+    A_INT(&b, "axis", 1);
+    const char *r = CONV(&b, twice, 32, 8, .k = 1);
+    const char *shared = OP(&b, "Concat", r, CONV(&b, r, 8, 8, .k = 3, .pad = 1));
+    A_INT(&b, "axis", 1);
+    const char *inner = OP(&b, "Concat", CONV(&b, shared, 16, 8, .k = 1), CONV(&b, shared, 16, 8, .k = 3, .pad = 1));
+    A_INT(&b, "axis", 1);
+    const char *side = CONV(&b, shared, 16, 16, .k = 1);
+    gb_output(&b, side);
+    const char *outer = OP(&b, "Concat", inner, CONV(&b, shared, 16, 16, .k = 1), side);
+    A_INT(&b, "axis", 1);
+    const char *x = OP(&b, "Flatten", OP(&b, "GlobalAveragePool", outer));
+    gb_output(&b, linear(&b, x, 48, 10));
+    /* r is read again long after `shared` is dead */
+    gb_output(&b, OP(&b, "Add", r, CONV(&b, outer, 48, 8, .k = 1)));
+    return gb_model(&b, 13);
+}
+
+static void concat_stats(const cam_model *m, const result *r, int variant) {
+    (void)r; (void)variant;
+    CHECK(count_op(m, "Concat") == 6, "Concat %d", count_op(m, "Concat"));
+}
+
+TEST(concat_in_place) {
+    ob_buf mb = concat_model();
+    for (int i = 0; i < 2; i++) {
+        cam_model_options o;
+        cam_model_options_init(&o);
+        o.batch = i ? 3 : 1;
+        char l[64];
+        snprintf(l, sizeof l, "concats, batch %d", o.batch);
+        result r;
+        cam_model *m = compare(l, &mb, &o, &r);
+        concat_stats(m, &r, 0);
+        cam_model_free(m);
+    }
+    free(mb.p);
+}
+
 /* ---- 7. EfficientNet ------------------------------------------------------------------ */
 
 /* SE with SiLU and Sigmoid: GAP - Conv - x*Sigmoid(x) - Conv - Sigmoid - Mul */
@@ -1174,6 +1231,7 @@ int main(void) {
     RUN(tf_same_padding_equals_explicit_pad);
     RUN(googlenet_inception);
     RUN(efficientnet_mbconv);
+    RUN(concat_in_place);
     RUN(input_size_symbolic_hw);
     RUN(input_size_static_nonsquare);
     RUN(keep_survives_fusion);

@@ -15,6 +15,7 @@
  * but the tensors.  Runtime dtypes are float and int64, so copies are done
  * by element size. */
 #include "ops.h"
+#include "ops/shape.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -646,7 +647,28 @@ static void segwalk_task(void *arg, int64_t b, int64_t e, int tid) {
     }
 }
 
-typedef struct { int64_t axis; int ax; } concat_p;
+typedef struct {
+    int64_t axis;
+    int ax;
+    bool aliased;   /* the plan placed the inputs inside the output: nothing to copy */
+} concat_p;
+
+bool cam__concat_can_alias(const cam__node *n, const cam__tensor *const *in, const cam__tensor *out,
+                           size_t *offsets) {
+    const concat_p *p = n->params;
+    if (!p || strcmp(n->op_type, "Concat") != 0) return false;
+    for (int k = 0; k < p->ax; k++)
+        if (out->dims[k] != 1) return false;
+    size_t off = 0, es = cam_dtype_size(out->dtype);
+    for (int i = 0; i < n->n_in; i++) {
+        if (!in[i]) return false;
+        offsets[i] = off;
+        off += in[i]->numel * es;
+    }
+    return off == out->numel * es;
+}
+
+void cam__concat_set_aliased(cam__node *n) { ((concat_p *)n->params)->aliased = true; }
 
 cam_status cam__op_Concat_check(cam__node *n, char *err, size_t errlen) {
     concat_p *p;
@@ -697,6 +719,7 @@ static int64_t inner_of(const cam__tensor *t, int axis) {
 void cam__op_Concat_forward(const cam__node *n, const cam__tensor *const *in, cam__tensor *const *out,
                             const cam__ctx *ctx) {
     const concat_p *p = n->params;
+    if (p->aliased) return;   /* the inputs were written in place */
     cam__tensor *y = out[0];
     segwalk g = {y->data, in, n->n_in, p->ax, inner_of(y, p->ax), 0, cam_dtype_size(y->dtype), false};
     g.row = y->dims[p->ax] * g.inner;
@@ -706,6 +729,7 @@ void cam__op_Concat_forward(const cam__node *n, const cam__tensor *const *in, ca
 void cam__op_Concat_reference(const cam__node *n, const cam__tensor *const *in,
                               cam__tensor *const *out, const cam__ctx *ctx) {
     const concat_p *p = n->params;
+    if (p->aliased) return;   /* the inputs were written in place */
     const cam__tensor *y = out[0];
     size_t es = cam_dtype_size(y->dtype);
     int64_t idx[R], s[R];
