@@ -1326,7 +1326,7 @@ static void batch_multipart(void) {
         mp_case("a field name of 72 bytes", "multipart/form-data; boundary=hstl0", body, n, 400, "BAD_PARAMETER", NULL);
         free(body);
         const char *many[64];
-        char names[30][8];
+        char names[30][16];
         for (int i = 0; i < 30; i++) {
             snprintf(names[i], sizeof names[i], "f%d", i);
             many[2 * i] = names[i];
