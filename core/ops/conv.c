@@ -626,13 +626,23 @@ static void pg1_forward(const conv_geom *g, const float *x, const float *pk, flo
     int64_t nc = PG_CHUNK_BYTES / ((g->K ? g->K : 1) * (int64_t)sizeof(float));
     nc = nc < 64 ? 64 : nc & ~(int64_t)31;
     if (g->OHW <= nc + nc / 2) nc = g->OHW;
+    int64_t nchunks = ceil_div(g->OHW, nc);
+    /* Chunks of equal size (a last chunk of 256 pixels after three of 4096
+     * gave one of two threads 65% of MobileNetV2's first 1x1 layers) and,
+     * with several threads, as many as divide evenly among them when that
+     * keeps them at least 64 pixels wide; else the channel blocks are
+     * split too (small images). */
+    int threads = cam__ctx_threads(ctx);
+    int64_t ng = g->N * g->G;
+    if (threads > 1 && (ng * nchunks) % threads != 0 && ng * nchunks < 8 * threads)
+        for (int64_t c = nchunks + 1; c <= nchunks + threads; c++)
+            if ((ng * c) % threads == 0 && g->OHW / c >= 64) { nchunks = c; break; }
+    nc = ceil_div(g->OHW, nchunks);
+    if (nc < g->OHW) nc = (nc + 15) & ~(int64_t)15;   /* whole vectors */
     j.nc = nc;
     j.nchunks = ceil_div(g->OHW, nc);
     j.mblocks = ceil_div(g->Mg, PG_MR);
-    /* several threads and few chunks, or an uneven share of them: split
-     * the channel blocks too */
-    int threads = cam__ctx_threads(ctx);
-    int64_t base = g->N * g->G * j.nchunks;
+    int64_t base = ng * j.nchunks;
     j.mparts = threads > 1 && base % threads != 0 && base < 8 * threads ? threads : 1;
     if (j.mparts > j.mblocks) j.mparts = j.mblocks;
     j.mbpp = ceil_div(j.mblocks, j.mparts);
