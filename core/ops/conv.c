@@ -630,13 +630,14 @@ static void pg1_forward(const conv_geom *g, const float *x, const float *pk, flo
     /* Chunks of equal size (a last chunk of 256 pixels after three of 4096
      * gave one of two threads 65% of MobileNetV2's first 1x1 layers) and,
      * with several threads, as many as divide evenly among them when that
-     * keeps them at least 64 pixels wide; else the channel blocks are
-     * split too (small images). */
+     * keeps them at least 256 pixels wide; else the channel blocks are
+     * split too (small images: 169 pixels would split 96 + 73, while
+     * SqueezeNet's 1000 classifier channels split 84 + 83 blocks). */
     int threads = cam__ctx_threads(ctx);
     int64_t ng = g->N * g->G;
     if (threads > 1 && (ng * nchunks) % threads != 0 && ng * nchunks < 8 * threads)
         for (int64_t c = nchunks + 1; c <= nchunks + threads; c++)
-            if ((ng * c) % threads == 0 && g->OHW / c >= 64) { nchunks = c; break; }
+            if ((ng * c) % threads == 0 && g->OHW / c >= 256) { nchunks = c; break; }
     nc = ceil_div(g->OHW, nchunks);
     if (nc < g->OHW) nc = (nc + 15) & ~(int64_t)15;   /* whole vectors */
     j.nc = nc;
