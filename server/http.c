@@ -339,15 +339,36 @@ enum MHD_Result cam_req_query_param(void *cls, enum MHD_ValueKind kind, const ch
     return cam_req_param(r, key, value) ? MHD_YES : MHD_NO;
 }
 
-/* The same with the decoded lengths: "%00" decodes to a NUL, and the C
- * string would silently end there ("top_k%00junk=1" read as top_k=1). */
+/* Whether the key of query argument `upto` appeared before it. */
+typedef struct { const char *key; size_t upto, at; bool dup; } query_dup;
+static enum MHD_Result query_dup_scan(void *cls, enum MHD_ValueKind kind, const char *key, const char *value) {
+    query_dup *d = cls;
+    if (d->at++ >= d->upto) return MHD_NO;
+    if (!strcmp(key, d->key)) { d->dup = true; return MHD_NO; }
+    return MHD_YES;
+}
+
+typedef struct { cam_req *r; size_t i; } query_walk;
+
+/* cam_req_query_param with the decoded lengths: "%00" decodes to a NUL, and
+ * the C string would silently end there ("top_k%00junk=1" read as top_k=1).
+ * A parameter given twice is refused, as in JSON and form bodies (which one
+ * counts would be a parser's whim).  The scan for it is short: every earlier
+ * argument was a distinct known parameter, or the walk would have stopped. */
 static enum MHD_Result query_param_n(void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
                                      const char *value, size_t value_size) {
+    query_walk *w = cls;
     if (strlen(key) != key_size || (value && strlen(value) != value_size)) {
-        cam_req_fail(cls, 400, "BAD_PARAMETER", "query parameter '%.40s' holds a NUL byte (%%00)", key);
+        cam_req_fail(w->r, 400, "BAD_PARAMETER", "query parameter '%.40s' holds a NUL byte (%%00)", key);
         return MHD_NO;
     }
-    return cam_req_query_param(cls, kind, key, value);
+    query_dup d = {.key = key, .upto = w->i++};
+    MHD_get_connection_values(w->r->conn, MHD_GET_ARGUMENT_KIND, query_dup_scan, &d);
+    if (d.dup) {
+        cam_req_fail(w->r, 400, "BAD_PARAMETER", "parameter '%.40s' is given twice", key);
+        return MHD_NO;
+    }
+    return cam_req_query_param(w->r, kind, key, value);
 }
 
 static void on_accept(void *job) {
@@ -544,7 +565,8 @@ static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const c
                                                                          MHD_HTTP_HEADER_CONTENT_TYPE))) == BODY_NONE)
             cam_req_fail(r, 415, "UNSUPPORTED_MEDIA_TYPE", "Content-Type must be image/jpeg, image/png, "
                          "multipart/form-data (field 'image') or application/json");
-        else if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, query_param_n, r) >= 0 && !r->err_status &&
+        else if (MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, query_param_n, &(query_walk){.r = r}) >= 0 &&
+                 !r->err_status &&
                  check_model_params(r)) {
             if (cam_pool_depth(s->pool) >= cam_pool_capacity(s->pool)) {
                 /* already full: refuse now rather than buffer a body that has no place to go */
