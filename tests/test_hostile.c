@@ -22,6 +22,8 @@
 
 #include <cjson/cJSON.h>
 #include <png.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <sys/stat.h>
@@ -84,10 +86,14 @@ static void case_end(void) {
 
 /* ---- requests ---------------------------------------------------------------- */
 
+static pthread_mutex_t g_note_mu = PTHREAD_MUTEX_INITIALIZER;   /* batch 9 sends from threads */
+
 static void note_status(int status, const char *what) {
     if (status >= 500) {
+        pthread_mutex_lock(&g_note_mu);
         if (!g_batch_5xx) snprintf(g_first_5xx, sizeof g_first_5xx, "%d for %.200s", status, what);
         g_batch_5xx++;
+        pthread_mutex_unlock(&g_note_mu);
     }
 }
 
@@ -133,7 +139,11 @@ static hc_resp xreq_t(const char *method, const char *path, const char *extra, c
     free(h);
     hc_resp r = xraw(all, hl + (body ? len : 0), !strcmp(method, "HEAD"), secs);
     free(all);
-    if (r.status >= 500) snprintf(g_first_5xx, sizeof g_first_5xx, "%d for %s %.200s", r.status, method, path);
+    if (r.status >= 500) {
+        pthread_mutex_lock(&g_note_mu);
+        snprintf(g_first_5xx, sizeof g_first_5xx, "%d for %s %.200s", r.status, method, path);
+        pthread_mutex_unlock(&g_note_mu);
+    }
     return r;
 }
 static hc_resp xreq(const char *method, const char *path, const char *extra, const void *body, size_t len) {
@@ -833,6 +843,111 @@ static void batch_bombs(void) {
         free(png);
     }
     printf("  slowest 413 of the batch: %.3f s\n", g_bomb_max_s);
+
+    /* CPU bombs: small files that cost decoding work out of proportion */
+    CASE("progressive JPEG with 3000 scans: refused, in well under a second") {
+        size_t jl;
+        uint8_t *j = small_jpeg(256, 256, TJFLAG_PROGRESSIVE, &jl);
+        CHECK(j && jl > 4, "a progressive JPEG");
+        /* the scans: from each SOS marker (FF DA never occurs in entropy data) to the next scan's tables or EOI */
+        size_t best = 0, best_len = SIZE_MAX;
+        for (size_t i = 2; i + 1 < jl; i++) {
+            if (j[i] != 0xFF || j[i + 1] != 0xDA) continue;
+            size_t e = i + 2;
+            while (e + 1 < jl && !(j[e] == 0xFF && j[e + 1] != 0 && (j[e + 1] < 0xD0 || j[e + 1] > 0xD7))) e++;
+            if (e - i < best_len) best = i, best_len = e - i;
+        }
+        CHECK(best && best_len < 8000, "the smallest scan (%zu bytes)", best_len);
+        buf b = {0};
+        bput(&b, j, jl - 2);
+        for (int k = 0; k < 3000; k++) bput(&b, j + best, best_len);
+        bput(&b, "\xff\xd9", 2);
+        free(j);
+        double secs;
+        hc_resp r = xreq_t("POST", CAM, CT_JPEG, b.p, b.n, &secs);
+        printf("  3000-scan JPEG: %zu bytes, %d in %.3f s\n", b.n, r.status, secs);
+        free(b.p);
+        want_error(&r, 400, "BAD_IMAGE", "scans");
+        CHECK(secs < 1.0, "%.3f s", secs);
+        hc_free(&r);
+    }
+    {
+        /* ancillary chunks whose text inflates to 256 MB each: skipped unread */
+        size_t cn, pn;
+        uint8_t *catf = photo("cat.png", &cn);
+        uint8_t *zeros = calloc(1 << 20, 1);
+        z_stream z = {0};
+        buf zb = {0};
+        deflateInit2(&z, 9, Z_DEFLATED, 15, 9, Z_RLE);
+        uint8_t out[1 << 16];
+        for (int k = 0; k < 256; k++) {   /* 256 MB of zeros */
+            z.next_in = zeros, z.avail_in = 1 << 20;
+            do {
+                z.next_out = out, z.avail_out = sizeof out;
+                deflate(&z, k == 255 ? Z_FINISH : Z_NO_FLUSH);
+                bput(&zb, out, sizeof out - z.avail_out);
+            } while (z.avail_out == 0);
+        }
+        deflateEnd(&z);
+        free(zeros);
+        buf b = {0};
+        if (catf) {
+            bput(&b, catf, 33);   /* signature and IHDR */
+            buf c = {0};
+            bput(&c, "Comment\0\0", 9);   /* zTXt: keyword, NUL, method 0 */
+            bput(&c, zb.p, zb.n);
+            chunk(&b, "zTXt", c.p, (uint32_t)c.n);
+            c.n = 0;
+            bput(&c, "icc\0\0", 5);         /* iCCP: name, NUL, method 0 */
+            bput(&c, zb.p, zb.n);
+            chunk(&b, "iCCP", c.p, (uint32_t)c.n);
+            c.n = 0;
+            bput(&c, "XML:com.adobe.xmp\0\1\0\0\0", 22);   /* iTXt, compressed */
+            bput(&c, zb.p, zb.n);
+            chunk(&b, "iTXt", c.p, (uint32_t)c.n);
+            free(c.p);
+            bput(&b, catf + 33, cn - 33);
+        }
+        pn = b.n;
+        CASE("PNG with zTXt, iCCP and iTXt chunks that inflate to 256 MB each: the plain answer, quickly") {
+            CHECK(catf && zb.n < 2000000, "made (%zu bytes of deflate)", zb.n);
+            double secs;
+            hc_resp r = xreq_t("POST", CAM "?overlay=false", CT_PNG, b.p, pn, &secs);
+            CHECK(r.status == 200, "%d %.200s", r.status, r.body ? r.body : "");
+            cJSON *d = cJSON_Parse(r.body);
+            const cJSON *p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "predictions"), 0);
+            int top = num(p0, "index");
+            cJSON_Delete(d);
+            hc_free(&r);
+            printf("  PNG with 3 x 256 MB of compressed text: %zu bytes, answered in %.3f s\n", pn, secs);
+            CHECK(secs < 2.0, "%.3f s", secs);
+            r = xreq("POST", CAM "?overlay=false", CT_PNG, catf, cn);
+            d = cJSON_Parse(r.body);
+            p0 = cJSON_GetArrayItem(cJSON_GetObjectItem(d, "predictions"), 0);
+            CHECK(top >= 0 && top == num(p0, "index"), "top-1 %d, the plain file's %d", top, num(p0, "index"));
+            cJSON_Delete(d);
+            hc_free(&r);
+        }
+        free(zb.p);
+        /* 100 000 empty IDAT chunks in front of the real ones */
+        b.n = 0;
+        if (catf) {
+            bput(&b, catf, 33);
+            for (int k = 0; k < 100000; k++) chunk(&b, "IDAT", NULL, 0);
+            bput(&b, catf + 33, cn - 33);
+        }
+        CASE("PNG with 100 000 empty IDAT chunks first: answered in well under a second") {
+            CHECK(catf, "cat.png");
+            double secs;
+            hc_resp r = xreq_t("POST", CAM "?overlay=false", CT_PNG, b.p, b.n, &secs);
+            printf("  PNG with 100000 empty IDATs: %d in %.3f s\n", r.status, secs);
+            CHECK(r.status == 200 || (r.status == 400 && error_doc(&r, NULL, 0)), "%d", r.status);
+            CHECK(secs < 1.0, "%.3f s", secs);
+            hc_free(&r);
+        }
+        free(b.p);
+        free(catf);
+    }
     batch_end();
 }
 
@@ -1455,6 +1570,16 @@ static void batch_params(void) {
             snprintf(url, sizeof url, CAM "?%s", unknown[i]);
             hc_resp r = xreq("POST", url, CT_PNG, g_tiny, g_tiny_len);
             want_error(&r, 400, "BAD_PARAMETER", "parameter");
+            hc_free(&r);
+        }
+    static const char *const twice[] = {"top_k=1&top_k=1", "top_k=1&top_k=2", "heatmap&heatmap=false",
+                                        "threshold=0.5&alpha=0.5&threshold=0.5", "colormap=jet&colormap=gray"};
+    for (size_t i = 0; i < sizeof twice / sizeof twice[0]; i++)
+        CASE("query %s: a parameter given twice", twice[i]) {
+            char url[256];
+            snprintf(url, sizeof url, CAM "?%s", twice[i]);
+            hc_resp r = xreq("POST", url, CT_PNG, g_tiny, g_tiny_len);
+            want_error(&r, 400, "BAD_PARAMETER", "twice");
             hc_free(&r);
         }
     CASE("query with a bad value after a good one") {
@@ -2114,6 +2239,94 @@ static void batch_valid(void) {
     batch_end();
 }
 
+/* ---- 9. all of it at once ------------------------------------------------------------ */
+
+/* Hostile and valid requests from 8 clients at the same time: the error
+ * paths run concurrently with inference on both workers, and every answer
+ * must still be the one the request gets alone. */
+typedef struct {
+    const char *what, *path, *ct;
+    uint8_t *body;
+    size_t len;
+    int status;           /* expected */
+    int top1;             /* for 200: the expected top-1 */
+    atomic_int sent, wrong;
+    char first_wrong[200];
+} conc_kind;
+
+static conc_kind g_kinds[8];
+static int g_n_kinds;
+static pthread_mutex_t g_conc_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void *conc_client(void *arg) {
+    int seed = (int)(intptr_t)arg;
+    for (int round = 0; round < 4; round++)
+        for (int k = 0; k < g_n_kinds; k++) {
+            conc_kind *c = &g_kinds[(k + seed) % g_n_kinds];
+            hc_resp r = xreq(c->ct ? "POST" : "GET", c->path, c->ct, c->body, c->len);
+            bool ok = r.status == c->status;
+            if (ok && r.status == 200 && c->top1 >= 0) {
+                cJSON *d = cJSON_Parse(r.body);
+                ok = num(cJSON_GetArrayItem(cJSON_GetObjectItem(d, "predictions"), 0), "index") == c->top1;
+                cJSON_Delete(d);
+            } else if (ok && r.status >= 400) {
+                ok = error_doc(&r, NULL, 0) != NULL;
+            }
+            atomic_fetch_add(&c->sent, 1);
+            if (!ok && atomic_fetch_add(&c->wrong, 1) == 0) {
+                pthread_mutex_lock(&g_conc_mu);
+                snprintf(c->first_wrong, sizeof c->first_wrong, "%d: %.150s", r.status, r.body ? r.body : "");
+                pthread_mutex_unlock(&g_conc_mu);
+            }
+            hc_free(&r);
+        }
+    return NULL;
+}
+
+static void batch_concurrent(void) {
+    batch_begin("concurrent hostile and valid requests");
+    size_t jn, bn;
+    uint8_t *dog = photo("hot_dog.jpg", &jn);
+    uint8_t *cut = dog ? malloc(jn / 2) : NULL;
+    if (cut) memcpy(cut, dog, jn / 2);
+    uint8_t *bomb = png_header_only(50000, 50000, 8, 2, &bn);
+    buf deep = {0};
+    brep(&deep, "[", 100000);
+    uint8_t *rnd = random_bytes(4096);
+    rnd[0] = 0;
+    g_n_kinds = 0;
+#define KIND(w, p, c, b, l, st, t) g_kinds[g_n_kinds++] = (conc_kind){.what = w, .path = p, .ct = c, .body = b, .len = l, .status = st, .top1 = t}
+    KIND("valid hot_dog.jpg", CAM "?overlay=false", CT_JPEG, dog, jn, 200, g_have_refs ? g_ref_dog.idx[0] : -1);
+    KIND("truncated JPEG", CAM, CT_JPEG, cut, jn / 2, 400, -1);
+    KIND("50000x50000 PNG header", CAM, CT_PNG, bomb, bn, 413, -1);
+    KIND("100000-deep JSON", CAM, CT_JSON, deep.p, deep.n, 400, -1);
+    KIND("bad parameter", CAM "?threshold=nan", CT_PNG, g_tiny, g_tiny_len, 400, -1);
+    KIND("random bytes", CAM, CT_PNG, rnd, 4096, 415, -1);
+    KIND("traversal", "/static/%2e%2e/%2e%2e/etc/passwd", NULL, NULL, 0, 400, -1);
+    KIND("unknown model", "/v1/models/..%2f..%2fx/cam", CT_PNG, g_tiny, g_tiny_len, 404, -1);
+#undef KIND
+    pthread_t th[8];
+    double t0 = hc_now();
+    for (int i = 0; i < 8; i++) pthread_create(&th[i], NULL, conc_client, (void *)(intptr_t)i);
+    for (int i = 0; i < 8; i++) pthread_join(th[i], NULL);
+    printf("  8 clients x 4 rounds x %d kinds in %.2f s\n", g_n_kinds, hc_now() - t0);
+    for (int k = 0; k < g_n_kinds; k++) {
+        conc_kind *c = &g_kinds[k];
+        CASE("%s, 32 times among 8 concurrent clients: always %d", c->what, c->status) {
+            CHECK(dog, "hot_dog.jpg");
+            CHECK(atomic_load(&c->sent) == 32, "%d sent", atomic_load(&c->sent));
+            CHECK(atomic_load(&c->wrong) == 0, "%d of 32 answers differ, the first %s", atomic_load(&c->wrong),
+                  c->first_wrong);
+        }
+    }
+    free(dog);
+    free(cut);
+    free(bomb);
+    free(deep.p);
+    free(rnd);
+    batch_end();
+}
+
 TEST(server_exits_0_and_logged_no_errors) {
     if (!g_up) SKIP("no server");
     int rc = hc_server_stop(&g_srv, 30);
@@ -2161,6 +2374,7 @@ int main(void) {
         batch_traversal();
         batch_headers();
         batch_valid();
+        batch_concurrent();
     }
     RUN(server_exits_0_and_logged_no_errors);
     printf("hostile suite: %d cases in %.1f s\n", g_total_cases, hc_now() - t0);
