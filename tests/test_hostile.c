@@ -277,6 +277,22 @@ static uint8_t *random_bytes(size_t n) {
     return p;
 }
 
+/* the body in chunks of `chunk` bytes (Transfer-Encoding: chunked) */
+static hc_resp xchunked(const char *path, const char *ct, const uint8_t *body, size_t len, size_t chunk) {
+    buf b = {0};
+    bfmt(&b, "POST %s HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n", path, ct);
+    for (size_t off = 0; off < len; off += chunk) {
+        size_t k = len - off < chunk ? len - off : chunk;
+        bfmt(&b, "%zx\r\n", k);
+        bput(&b, body + off, k);
+        bstr(&b, "\r\n");
+    }
+    bstr(&b, "0\r\n\r\n");
+    hc_resp r = xraw(b.p, b.n, false, NULL);
+    free(b.p);
+    return r;
+}
+
 /* a JSON body {"image": "<base64>"} plus extra members (",..." or "") */
 static char *json_body(const uint8_t *img, size_t n, const char *extra, size_t *len) {
     char *e = b64(img, n);
@@ -1902,6 +1918,19 @@ static void same_answer(const answer *a, const answer *b, const char *what) {
     for (int i = 0; i < a->nbox; i++) CHECK(iou(a->box[i], b->box[i]) > 0.95, "%s: box %d moved", what, i);
 }
 
+static void chunked_case(const uint8_t *img, size_t n, size_t piece) {
+    size_t ml;
+    char *mp = mp_body(img, n, NULL, &ml);
+    CASE("hot_dog.jpg in multipart, sent in chunks of %zu bytes: the reference answer", piece) {
+        hc_resp r = xchunked(CAM, CT_MP, (uint8_t *)mp, ml, piece);
+        answer a;
+        want_answer(&r, &a);
+        hc_free(&r);
+        same_answer(&a, &g_ref_dog, "chunked multipart");
+    }
+    free(mp);
+}
+
 static void batch_valid(void) {
     batch_begin("unusual but valid images");
     size_t cn, jn;
@@ -2155,6 +2184,10 @@ static void batch_valid(void) {
         same_answer(&a, &b, "CMYK vs its RGB pixels");
         CHECK(in_top(&g_ref_dog, a.idx[0], 5), "top-1 %d not in the reference top-5", a.idx[0]);
     }
+
+    /* ---- a multipart upload in small chunked pieces is still one image */
+    static const size_t pieces[] = {1, 7, 1000, 40000};
+    for (size_t i = 0; i < sizeof pieces / sizeof pieces[0]; i++) chunked_case(dogf, jn, pieces[i]);
 
     /* ---- tiny and extreme shapes */
     static const struct { int w, h; } shapes[] = {{1, 1}, {2, 1}, {1, 3}, {4000, 10}, {10, 4000}, {8000, 1}, {1, 8000},
