@@ -223,6 +223,11 @@ bool cam_body_finish(cam_req *r) {
             if (!cam_req_param(r, r->fields[i].key, r->fields[i].value)) return false;
         }
     }
+    if (r->received == 0) {
+        /* an empty chunked body: the same answer as Content-Length: 0 */
+        cam_req_fail(r, 400, "BAD_REQUEST", "no image: the body is empty");
+        return false;
+    }
     if (r->len == 0 && r->body != BODY_JSON) {
         cam_req_fail(r, 400, "BAD_IMAGE", "the image is empty");
         return false;
