@@ -24,7 +24,7 @@ BIN := $(BUILD)/camserve
 SERVER_LIB_OBJ := $(filter-out $(BUILD)/obj/server/main.o,$(SERVER_OBJ))
 SERVER_LIB := $(BUILD)/libcamserver.a
 
-.PHONY: all test asan bench bench-http fuzz deps clean run models
+.PHONY: all test asan bench bench-http fuzz deps clean run models stress-overload stress-soak valgrind check-all
 all: $(LIB) $(BIN)
 
 # On a fresh machine the first build installs the Debian packages it needs
@@ -120,3 +120,37 @@ bench: all
 # RSS at start and end (tools/bench-http.sh; needs wrk: tools/install-deps --bench)
 bench-http: all
 	tools/bench-http.sh
+
+# Overload and soak against a live server (issue 7, SECURITY.md), with the load generator
+# build/tools/stress-client; tests/test_abuse.c (slowloris, caps, 15 MB uploads) is in make test.
+STRESS_CLIENT := $(BUILD)/tools/stress-client
+$(STRESS_CLIENT): tools/stress-client.c tests/http_client.h
+	@mkdir -p $(dir $@)
+	$(CC) -std=c11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -pthread -o $@ $<
+stress-overload: all $(STRESS_CLIENT)
+	BIN=$(BIN) CLIENT=$(STRESS_CLIENT) tools/stress-overload.sh
+stress-soak: all $(STRESS_CLIENT)
+	BIN=$(BIN) CLIENT=$(STRESS_CLIENT) tools/stress-soak.sh
+
+# The HTTP end-to-end suites with every server they start under valgrind memcheck
+# (tools/valgrind-serve.sh; valgrind: tools/install-deps --valgrind).  A server with errors or
+# definite leaks exits 99 (a failed test); every report in $(BUILD)/valgrind is read here too.
+# VALGRIND_SKIP: tests whose timing cannot hold when the server runs 20-50x slower (32 concurrent
+# inferences would wait past the client's 60 s timeout); they run in make test and make asan.
+VALGRIND_TESTS ?= test_http test_auth
+VALGRIND_SKIP ?= concurrent_clients_get_the_sequential_answers
+valgrind: all $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
+	@command -v valgrind >/dev/null || { echo "valgrind is not installed (tools/install-deps --valgrind)"; exit 1; }
+	rm -rf $(BUILD)/valgrind
+	CAMSERVE_BIN=$(abspath tools/valgrind-serve.sh) VALGRIND_BIN=$(abspath $(BIN)) CHECK_SKIP=$(VALGRIND_SKIP) \
+	  VALGRIND_LOGDIR=$(abspath $(BUILD)/valgrind) tests/run.sh $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
+	@n=0; bad=0; for f in $(BUILD)/valgrind/*.log; do n=$$((n + 1)); \
+	  if ! grep -q 'ERROR SUMMARY: 0 errors' $$f; then bad=$$((bad + 1)); echo "valgrind: $$f:"; \
+	    grep -E 'ERROR SUMMARY|definitely lost|Invalid|uninitialised|Process terminating' $$f | head -n 8; fi; done; \
+	  echo "valgrind: $$n server processes, $$bad with errors, leaks or no final report"; [ $$n -gt 0 ] && [ $$bad -eq 0 ]
+
+# Before each release: the suites, the sanitizers, valgrind.
+check-all:
+	$(MAKE) test
+	$(MAKE) asan
+	$(MAKE) valgrind

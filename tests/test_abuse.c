@@ -117,7 +117,7 @@ static void close_all(int *fds, int n) {
 
 static hc_resp post_jpeg(int port, double *secs) {
     double t0 = hc_now();
-    hc_resp r = hc_request(port, "POST", "/v1/cam?cam_top_k=1", "Content-Type: image/jpeg\r\n", g_jpeg, g_jpeg_len);
+    hc_resp r = hc_request(port, "POST", "/v1/cam", "Content-Type: image/jpeg\r\n", g_jpeg, g_jpeg_len);
     *secs = hc_now() - t0;
     return r;
 }
@@ -172,10 +172,12 @@ static void slowloris(const char *part, size_t part_len, const char *what) {
     for (int i = 0; i < STALLERS; i++) fds[i] = stall_open(g_srv.port, NULL, part, part_len);
     int opened = 0;
     for (int i = 0; i < STALLERS; i++) opened += fds[i] >= 0;
-    usleep(200000);   /* the server has read what they sent */
+    /* until the server has accepted them all (and read what they sent) */
+    int fds1 = proc_fds(pid);
+    for (double t0 = hc_now(); fds1 - fds0 < opened && hc_now() - t0 < 3; fds1 = proc_fds(pid)) usleep(50000);
+    usleep(100000);
     int open_before = count_open(fds, STALLERS);
     long rss1 = proc_kb(pid, "VmRSS");
-    int fds1 = proc_fds(pid);
     double secs;
     hc_resp r = post_jpeg(g_srv.port, &secs);
     int status = r.status;
@@ -377,8 +379,13 @@ TEST(concurrent_15mb_uploads_bounded_memory) {
     free(jpeg);
     free(noise);
     CHECK(other == 0, "JPEGs 200 (or 503), random bytes 400/415 (or 503): %d other answers", other);
-    CHECK(n200 >= 1 && n400 >= 1, "some were computed: %d x 200, %d x 400", n200, n400);
+    /* at least the queue (8) was accepted, whatever the timing */
+    CHECK(n200 >= 1 && n200 + n400 >= 8, "some were computed: %d x 200, %d x 400/415", n200, n400);
     CHECK(ra, "every 503 has Retry-After");
+#ifdef __SANITIZE_ADDRESS__
+    /* ASan keeps freed memory in quarantine and ignores mallopt: RSS says nothing here */
+    SKIP("RSS bounds not checked under AddressSanitizer (the answers were)");
+#endif
     /* Bound: one body buffer per accepted upload (at most all 16 x 15 MB when
      * they all arrive at once) plus two full-size decodes (the workers) and
      * slack; a copy of every body, or a leak per request, would pass it. */
