@@ -1060,6 +1060,45 @@ CAM__HOT static void wino_out_row(float *restrict y0, float *restrict y1, const 
     }
 }
 
+#if PG_BUILT
+/* wino_out_row on AVX-512, 16 tiles per step: the 16 planes are read as
+ * vectors, the transform is the scalar one's additions in the same order
+ * (same results), and each output row's even and odd columns are
+ * interleaved in registers and stored as 32 contiguous floats, masked to
+ * the row's ow columns.  The scalar loop ran as scattered 4-byte stores:
+ * 9% of SqueezeNet's forward time. */
+PG_TARGET static void wino_out_row16(float *restrict y0, float *restrict y1, const float *p, int64_t ps, int64_t n,
+                                     int64_t ow, float bias, float lo, float hi) {
+    const __m512i ilo = _mm512_set_epi32(23, 7, 22, 6, 21, 5, 20, 4, 19, 3, 18, 2, 17, 1, 16, 0);
+    const __m512i ihi = _mm512_set_epi32(31, 15, 30, 14, 29, 13, 28, 12, 27, 11, 26, 10, 25, 9, 24, 8);
+    const __m512 vb = _mm512_set1_ps(bias), vlo = _mm512_set1_ps(lo), vhi = _mm512_set1_ps(hi);
+    for (int64_t t0 = 0; t0 < n; t0 += 16) {
+        int64_t nt = n - t0 < 16 ? n - t0 : 16;
+        __mmask16 mt = (__mmask16)(nt == 16 ? 0xffff : (1u << nt) - 1);
+        __m512 m[16];
+        for (int xi = 0; xi < 16; xi++) m[xi] = _mm512_maskz_loadu_ps(mt, p + xi * ps + t0);
+        __m512 a0[4], a1[4];
+        for (int j = 0; j < 4; j++) {   /* A^T m: rows m0+m1+m2, m1-m2-m3 */
+            a0[j] = _mm512_add_ps(_mm512_add_ps(m[j], m[4 + j]), m[8 + j]);
+            a1[j] = _mm512_sub_ps(_mm512_sub_ps(m[4 + j], m[8 + j]), m[12 + j]);
+        }
+        __m512 r[4];
+        r[0] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a0[0], a0[1]), a0[2]), vb);
+        r[1] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(a0[1], a0[2]), a0[3]), vb);
+        r[2] = _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(a1[0], a1[1]), a1[2]), vb);
+        r[3] = _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(a1[1], a1[2]), a1[3]), vb);
+        for (int k = 0; k < 4; k++) r[k] = _mm512_min_ps(vhi, _mm512_max_ps(vlo, r[k]));   /* NaN stays NaN */
+        int64_t c0 = 2 * t0, left = ow - c0;   /* output columns from c0 on */
+        __mmask16 s0 = (__mmask16)(left >= 16 ? 0xffff : (1u << left) - 1);
+        __mmask16 s1 = (__mmask16)(left >= 32 ? 0xffff : left > 16 ? (1u << (left - 16)) - 1 : 0);
+        _mm512_mask_storeu_ps(y0 + c0, s0, _mm512_permutex2var_ps(r[0], ilo, r[1]));
+        _mm512_mask_storeu_ps(y0 + c0 + 16, s1, _mm512_permutex2var_ps(r[0], ihi, r[1]));
+        _mm512_mask_storeu_ps(y1 + c0, s0, _mm512_permutex2var_ps(r[2], ilo, r[3]));
+        _mm512_mask_storeu_ps(y1 + c0 + 16, s1, _mm512_permutex2var_ps(r[2], ihi, r[3]));
+    }
+}
+#endif
+
 typedef struct {
     const conv_geom *g;
     wino_layout l;
@@ -1073,6 +1112,7 @@ typedef struct {
     int64_t r, nb;           /* tile rows per block, blocks per image */
     int64_t mparts, mbpp;    /* output channels split in mparts parts of mbpp PG_MR blocks */
     int64_t mc;              /* output channels per GEMM chunk at most (PG_MR multiple) */
+    bool vec_out;            /* AVX-512 output transform (wino_out_row16) */
     const cam__ctx *ctx;
 } wino_job;
 
@@ -1188,6 +1228,13 @@ static void wino_block(const wino_job *j, int64_t img, int64_t ty0, int64_t nr, 
             for (int64_t ty = 0; ty < nr; ty++) {
                 int64_t oy = 2 * (ty0 + ty);
                 float *y1 = oy + 1 < g->OH ? ym + (oy + 1) * g->OW : dummy;
+#if PG_BUILT
+                if (j->vec_out) {
+                    wino_out_row16(ym + oy * g->OW, y1, mx + (m - ma) * tb + ty * tw, ms, tw, g->OW, bias, j->lo,
+                                   j->hi);
+                    continue;
+                }
+#endif
                 wino_out_row(ym + oy * g->OW, y1, mx + (m - ma) * tb + ty * tw, ms, tw, odd, bias, j->lo, j->hi);
             }
             if (j->post_act) cam__act_apply(&j->act, ym + oy0 * g->OW, (size_t)((oy1 - oy0) * g->OW));
@@ -1222,6 +1269,7 @@ static void wino_forward(const conv_geom *g, const float *x, const float *w, con
     else j.post_act = act->kind != CAM__ACT_NONE;
     if (!pk) cam__ctx_parallel(ctx, g->M, g->C ? ceil_div(16384, g->C) : g->M, wino_weights_task, &j);
     wino_plan(g, &j.l, cam__ctx_threads(ctx), &j);
+    j.vec_out = pg_available();
     cam__ctx_parallel(ctx, g->N * j.nb * j.mparts, 1, wino_task, &j);
 }
 
