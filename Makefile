@@ -142,7 +142,7 @@ VALGRIND_SKIP ?= concurrent_clients_get_the_sequential_answers
 valgrind: all $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 	@command -v valgrind >/dev/null || { echo "valgrind is not installed (tools/install-deps --valgrind)"; exit 1; }
 	rm -rf $(BUILD)/valgrind
-	CAMSERVE_BIN=$(abspath tools/valgrind-serve.sh) VALGRIND_BIN=$(abspath $(BIN)) CHECK_SKIP=$(VALGRIND_SKIP) \
+	CAMSERVE_BIN=$(abspath tools/valgrind-serve.sh) VALGRIND_BIN=$(abspath $(BIN)) CHECK_SKIP=$(VALGRIND_SKIP) HC_TIMEOUT_SCALE=5 \
 	  VALGRIND_LOGDIR=$(abspath $(BUILD)/valgrind) tests/run.sh $(VALGRIND_TESTS:%=$(BUILD)/tests/%)
 	@n=0; bad=0; for f in $(BUILD)/valgrind/*.log; do n=$$((n + 1)); \
 	  if ! grep -q 'ERROR SUMMARY: 0 errors' $$f; then bad=$$((bad + 1)); echo "valgrind: $$f:"; \
