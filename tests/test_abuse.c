@@ -206,8 +206,11 @@ static void slowloris(const char *part, size_t part_len, const char *what) {
     CHECK(closed == STALLERS, "the idle timeout (%d s) closed %d of %d stalled connections", TIMEOUT_S, closed,
           STALLERS);
     CHECK(fds2 <= fds0 + 2, "their descriptors are released: %d -> %d", fds0, fds2);
-    /* 200 x 10 MB announced: the server must not hold what was only announced */
+    /* 200 x 10 MB announced: the server must not hold what was only announced (not under ASan,
+     * whose allocator writes the shadow of every allocation: 1/8 of what is announced) */
+#ifndef __SANITIZE_ADDRESS__
     CHECK(rss1 - rss0 < 64 * 1024, "RSS grew %.1f MB for %d stalled connections", (rss1 - rss0) / 1024.0, STALLERS);
+#endif
 }
 
 TEST(slowloris_half_headers) {
