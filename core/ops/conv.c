@@ -1061,6 +1061,39 @@ CAM__HOT static void wino_out_row(float *restrict y0, float *restrict y1, const 
 }
 
 #if PG_BUILT
+/* wino_in_row on AVX-512, 16 tiles per step (GCC left the scalar loop
+ * unvectorised: 16 output planes it cannot prove apart from the inputs).
+ * Same additions in the same order as the scalar version. */
+PG_TARGET static void wino_in_row16(float *restrict v, int64_t vs, const float *const *e, const float *const *o,
+                                    int64_t n) {
+    for (int64_t t0 = 0; t0 < n; t0 += 16) {
+        int64_t nt = n - t0 < 16 ? n - t0 : 16;
+        __mmask16 mt = (__mmask16)(nt == 16 ? 0xffff : (1u << nt) - 1);
+        __m512 d[4][4];
+        for (int i = 0; i < 4; i++) {
+            d[i][0] = _mm512_maskz_loadu_ps(mt, e[i] + t0);
+            d[i][1] = _mm512_maskz_loadu_ps(mt, o[i] + t0);
+            d[i][2] = _mm512_maskz_loadu_ps(mt, e[i] + t0 + 1);
+            d[i][3] = _mm512_maskz_loadu_ps(mt, o[i] + t0 + 1);
+        }
+        __m512 r[4][4];
+        for (int j = 0; j < 4; j++) {   /* B^T d */
+            r[0][j] = _mm512_sub_ps(d[0][j], d[2][j]);
+            r[1][j] = _mm512_add_ps(d[1][j], d[2][j]);
+            r[2][j] = _mm512_sub_ps(d[2][j], d[1][j]);
+            r[3][j] = _mm512_sub_ps(d[1][j], d[3][j]);
+        }
+        for (int i = 0; i < 4; i++) {   /* (B^T d) B */
+            _mm512_mask_storeu_ps(v + (i * 4 + 0) * vs + t0, mt, _mm512_sub_ps(r[i][0], r[i][2]));
+            _mm512_mask_storeu_ps(v + (i * 4 + 1) * vs + t0, mt, _mm512_add_ps(r[i][1], r[i][2]));
+            _mm512_mask_storeu_ps(v + (i * 4 + 2) * vs + t0, mt, _mm512_sub_ps(r[i][2], r[i][1]));
+            _mm512_mask_storeu_ps(v + (i * 4 + 3) * vs + t0, mt, _mm512_sub_ps(r[i][1], r[i][3]));
+        }
+    }
+}
+#endif
+
+#if PG_BUILT
 /* wino_out_row on AVX-512, 16 tiles per step: the 16 planes are read as
  * vectors, the transform is the scalar one's additions in the same order
  * (same results), and each output row's even and odd columns are
@@ -1112,7 +1145,7 @@ typedef struct {
     int64_t r, nb;           /* tile rows per block, blocks per image */
     int64_t mparts, mbpp;    /* output channels split in mparts parts of mbpp PG_MR blocks */
     int64_t mc;              /* output channels per GEMM chunk at most (PG_MR multiple) */
-    bool vec_out;            /* AVX-512 output transform (wino_out_row16) */
+    bool vec_out;            /* AVX-512 transforms (wino_in_row16, wino_out_row16) */
     const cam__ctx *ctx;
 } wino_job;
 
@@ -1199,6 +1232,12 @@ static void wino_block(const wino_job *j, int64_t img, int64_t ty0, int64_t nr, 
                 e[i] = rows + (2 * ty + i) * rs;
                 o[i] = e[i] + wq;
             }
+#if PG_BUILT
+            if (j->vec_out) {
+                wino_in_row16(v + c * tb + ty * tw, vs, e, o, tw);
+                continue;
+            }
+#endif
             wino_in_row(v + c * tb + ty * tw, vs, e, o, tw);
         }
     }
