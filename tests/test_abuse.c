@@ -30,6 +30,7 @@ static hc_server g_srv;
 static bool g_up;
 static uint8_t *g_jpeg;   /* hot_dog.jpg */
 static size_t g_jpeg_len;
+static double g_unloaded_s;   /* the normal request's time without stalled clients */
 
 /* ---- helpers -------------------------------------------------------------------- */
 
@@ -160,6 +161,10 @@ TEST(server_starts) {
     hc_resp r = post_jpeg(g_srv.port, &s);
     CHECK(r.status == 200, "warm-up request: %d", r.status);
     hc_free(&r);
+    r = post_jpeg(g_srv.port, &g_unloaded_s);
+    CHECK(r.status == 200, "unloaded request: %d", r.status);
+    hc_free(&r);
+    printf("  POST /v1/cam without stalled clients: %.3f s\n", g_unloaded_s);
 }
 
 /* 200 stalled connections, then a normal request; then the idle timeout. */
@@ -201,7 +206,13 @@ static void slowloris(const char *part, size_t part_len, const char *what) {
           open_before, open_after);
     CHECK(fds1 - fds0 >= STALLERS - 5, "the server holds them (fds %d -> %d)", fds0, fds1);
     CHECK(status == 200, "a normal request is answered 200 meanwhile, got %d", status);
-    CHECK(secs < 1.0, "... in under a second: %.3f s", secs);
+#ifdef __SANITIZE_ADDRESS__
+    /* the request alone takes most of a second under ASan: the second is on top of it */
+    double limit = 1.0 + g_unloaded_s;
+#else
+    double limit = 1.0;
+#endif
+    CHECK(secs < limit, "... in under %.2f s: %.3f s (%.3f s without them)", limit, secs, g_unloaded_s);
     CHECK(health == 200, "healthz %d", health);
     CHECK(closed == STALLERS, "the idle timeout (%d s) closed %d of %d stalled connections", TIMEOUT_S, closed,
           STALLERS);
@@ -268,7 +279,8 @@ TEST(connection_caps) {
     int open_a = count_open(a, 10), open_b = count_open(b, 6);
     /* 16 open: a 17th (from a third address) is not served while they are */
     hc_resp r = {0};
-    int c = stall_open(s.port, "127.0.0.3", "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 36);
+    static const char whole[] = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    int c = stall_open(s.port, "127.0.0.3", whole, sizeof whole - 1);
     bool waited = c >= 0 && !peer_closed(c, 1000);
     close_all(a, 10);
     if (extra_a >= 0) close(extra_a);
