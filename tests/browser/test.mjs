@@ -292,20 +292,26 @@ await test('moving the threshold changes the boxes, as the server would draw the
   check(area(after[0]) < area(before[0]), 'a higher threshold gives a smaller box', before, after);
   const j = await serverAnswer(desk, `class=${second}&threshold=0.5&overlay=false`);
   check(sameBox(after[0], j.cams[0].boxes[0], 2), 'box', after, 'server', j.cams[0].boxes);
-  await desk.selectOption('#boxes-mode', 'all');
-  await desk.waitForTimeout(50);
-  const all = await boxAttrs(desk);
   const ja = await serverAnswer(desk, `class=${second}&threshold=0.5&boxes=all&overlay=false`);
+  await desk.selectOption('#boxes-mode', 'all');
+  // the page redraws asynchronously: wait for it (a loaded machine can take long), then compare
+  await desk.waitForFunction((n) => document.querySelectorAll('#boxes rect.box').length === n,
+    ja.cams[0].boxes.length, { timeout: 5000 }).catch(() => {});
+  const all = await boxAttrs(desk);
   check(all.length === ja.cams[0].boxes.length, 'boxes=all', all, ja.cams[0].boxes);
   await desk.selectOption('#boxes-mode', 'largest');
 });
 
 await test('opacity, colormap and the three views change the picture', async () => {
   const seen = new Set([await canvasData(desk)]);
+  // each step must change the picture; poll for it (up to 5 s) instead of a fixed wait
   const step = async (what, fn) => {
     await fn();
-    await desk.waitForTimeout(60);
-    const d = await canvasData(desk);
+    let d;
+    for (const t0 = Date.now(); ; await desk.waitForTimeout(25)) {
+      d = await canvasData(desk);
+      if (!seen.has(d) || Date.now() - t0 > 5000) break;
+    }
     check(!seen.has(d), what, 'did not change the picture');
     seen.add(d);
   };
@@ -314,6 +320,8 @@ await test('opacity, colormap and the three views change the picture', async () 
   await step('heatmap view', () => desk.click('label[for=view-heatmap]'));
   await step('photo view', () => desk.click('label[for=view-original]'));
   await desk.click('label[for=view-overlay]');
+  await desk.waitForFunction(() => document.querySelector('#overlay').dataset.view === 'overlay', null,
+    { timeout: 5000 }).catch(() => {});
   check(await desk.$eval('#overlay', (c) => c.dataset.view) === 'overlay', 'back to the overlay');
   check(await desk.$$eval('.box', (b) => b.length) >= 1, 'boxes stay');
 });
@@ -334,6 +342,9 @@ await test('downloads: the overlay PNG and the JSON of what is shown', async () 
   check(j.predictions[0].label === 'Egyptian cat', 'predictions');
   const d = await overlayDiff(desk, j.cams[0].overlay_png);
   check(!d.size && d.max <= 2, 'downloaded overlay is the one shown:', d);
+  // a class switch may still be answering on a loaded machine: wait for the page to settle
+  await desk.waitForFunction(() => document.getElementById('result').dataset.state !== 'busy', null,
+    { timeout: 15000 }).catch(() => {});
   check(await state(desk) === 'done', 'state', await state(desk));
 });
 
