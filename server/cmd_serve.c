@@ -253,6 +253,13 @@ int cam_cmd_serve(int argc, char **argv) {
      * after, 546 MB after three more bursts; with the fixed threshold, back to
      * the same RSS after each. */
     mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    /* Below that, keep up to 16 MB free at the top of each heap instead of
+     * glibc's 128 KB: a /cam request allocates ~3 MB of buffers (body,
+     * decoded image, heatmap, overlay, PNG, JSON) and frees them, and with
+     * the default trim each request faulted them in afresh: 205 page faults
+     * and 0.75 ms of system time a request (hot_dog.jpg, make bench-http),
+     * against 0 and 0.2 ms with this. */
+    mallopt(M_TRIM_THRESHOLD, 16 << 20);
     /* every open connection is a descriptor: raise the soft limit to the hard one
      * (often 1024 soft, far more hard), so that --max-connections can be reached */
     struct rlimit rl;
