@@ -398,6 +398,28 @@ TEST(conv_depthwise_vectorised) {
                 else { cc.pads[0] = 0; cc.pads[2] = 2 * p; cc.pads[1] = 2 * p - 1; cc.pads[3] = 1; }
                 EXPECT_CASE(cc, seed++);
             }
+    /* stride 2 straight from the input (dws2): chunk edges (16, 17, 31, 32,
+     * 33 output columns), rows not 64-byte aligned, every left pad the
+     * kernels take (k3: 0-2, k5: 1-2) and one they leave to the phase
+     * planes (k5, left pad 3), pads on one side only */
+    static const int64_t s2[][2] = {{3, 16}, {4, 17}, {2, 31}, {5, 32}, {1, 33}, {7, 1}, {9, 8}};
+    static const int64_t s2pad[][2][4] = {
+        {{1, 1, 1, 1}, {0, 0, 1, 1}}, {{2, 2, 0, 0}, {1, 0, 1, 2}}, {{0, 2, 2, 0}, {2, 1, 0, 1}}};
+    for (int i = 0; i < (int)(sizeof s2 / sizeof s2[0]); i++)
+        for (int k = 3; k <= 5; k += 2)
+            for (int v = 0; v < 2; v++) {
+                conv_case cc = base_case();
+                cc.c = 3; cc.group = 3; cc.m = i % 3 == 1 ? 6 : 3;
+                cc.kh = cc.kw = k; cc.sh = cc.sw = 2;
+                cc.h = 2 * s2[i][0]; cc.w = 2 * s2[i][1];
+                const int64_t *pd = s2pad[k == 3 ? (i + v) % 3 : 0][v];
+                for (int q = 0; q < 4; q++) cc.pads[q] = pd[q] + (k == 5 ? 1 : 0);
+                if (k == 5 && v == 1 && i % 2 == 0) { cc.pads[1] = 3; cc.pads[3] = 0; }   /* left pad 3 */
+                cc.n = i % 4 == 2 ? 2 : 1;
+                cc.bias = i % 2 == 1;
+                cc.act = k_acts[(i + v) % N_ACTS];
+                EXPECT_CASE(cc, seed++);
+            }
     /* a plane whose phase planes exceed the scratch cap: banded kernels */
     conv_case cc = base_case();
     cc.c = cc.m = cc.group = 1; cc.h = cc.w = 1100; cc.sh = cc.sw = 2; cc.act = k_acts[2];
