@@ -420,6 +420,23 @@ TEST(conv_depthwise_vectorised) {
                 cc.act = k_acts[(i + v) % N_ACTS];
                 EXPECT_CASE(cc, seed++);
             }
+    /* k3 stride 1 with carried neighbours (dws1): every left pad 0-2 with
+     * the output size kept, widths around a vector, planes of one vector,
+     * rows that wrap inside a vector */
+    static const int64_t s1[][2] = {{5, 16}, {3, 17}, {4, 1}, {1, 33}, {6, 7}, {2, 31}, {8, 8}};
+    for (int i = 0; i < (int)(sizeof s1 / sizeof s1[0]); i++)
+        for (int pl = 0; pl < 3; pl++) {
+            conv_case cc = base_case();
+            cc.c = 4; cc.group = 4; cc.m = i % 3 == 0 ? 8 : 4;
+            cc.kh = cc.kw = 3;
+            cc.h = s1[i][0]; cc.w = s1[i][1];
+            cc.pads[1] = pl; cc.pads[3] = 2 - pl;
+            cc.pads[0] = (pl + i) % 3; cc.pads[2] = 2 - cc.pads[0];
+            cc.n = i % 4 == 1 ? 2 : 1;
+            cc.bias = (i + pl) % 2 == 0;
+            cc.act = k_acts[(i + pl) % N_ACTS];
+            EXPECT_CASE(cc, seed++);
+        }
     /* a plane whose phase planes exceed the scratch cap: banded kernels */
     conv_case cc = base_case();
     cc.c = cc.m = cc.group = 1; cc.h = cc.w = 1100; cc.sh = cc.sw = 2; cc.act = k_acts[2];
