@@ -1917,6 +1917,18 @@ static void same_answer(const answer *a, const answer *b, const char *what) {
     for (int i = 0; i < a->nbox; i++) CHECK(iou(a->box[i], b->box[i]) > 0.95, "%s: box %d moved", what, i);
 }
 
+/* two PNGs of the same picture (freed here) must give the same answer,
+ * the first one's left in *a */
+static void same_png_answers(uint8_t *enc, size_t n, uint8_t *enc2, size_t n2, int w, int h, const char *what,
+                             answer *a) {
+    answer b;
+    post_answer(CT_PNG, enc, n, w, h, a);
+    post_answer(CT_PNG, enc2, n2, w, h, &b);
+    free(enc);
+    free(enc2);
+    same_answer(a, &b, what);
+}
+
 static void chunked_case(const uint8_t *img, size_t n, size_t piece) {
     size_t ml;
     char *mp = mp_body(img, n, NULL, &ml);
@@ -2002,12 +2014,8 @@ static void batch_valid(void) {
         pngspec s = {.w = cw, .h = ch, .color = PNG_COLOR_TYPE_RGBA, .depth = 8, .rows = tmp, .stride = (size_t)cw * 4};
         enc = png_make(&s, &n);
         enc2 = png_rgb(tmp2, cw, ch, &n2);
-        answer a, b;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        post_answer(CT_PNG, enc2, n2, cw, ch, &b);
-        free(enc);
-        free(enc2);
-        same_answer(&a, &b, "alpha vs composited");
+        answer a;
+        same_png_answers(enc, n, enc2, n2, cw, ch, "alpha vs composited", &a);
         CHECK(in_top(&g_ref_cat, a.idx[0], 5), "top-1 %d not in the reference top-5", a.idx[0]);
     }
     CASE("palette PNG (252 colours) = the RGB PNG of the same colours") {
@@ -2024,12 +2032,8 @@ static void batch_valid(void) {
                      .pal = pal, .npal = 252};
         enc = png_make(&s, &n);
         enc2 = png_rgb(tmp2, cw, ch, &n2);
-        answer a, b;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        post_answer(CT_PNG, enc2, n2, cw, ch, &b);
-        free(enc);
-        free(enc2);
-        same_answer(&a, &b, "palette vs RGB");
+        answer a;
+        same_png_answers(enc, n, enc2, n2, cw, ch, "palette vs RGB", &a);
         CHECK(in_top(&g_ref_cat, a.idx[0], 5), "top-1 %d not in the reference top-5", a.idx[0]);
     }
     CASE("palette PNG with tRNS = composited on white") {
@@ -2047,12 +2051,8 @@ static void batch_valid(void) {
                      .pal = pal, .npal = 4, .trns = trns, .ntrns = 4};
         enc = png_make(&s, &n);
         enc2 = png_rgb(tmp2, cw, ch, &n2);
-        answer a, b;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        post_answer(CT_PNG, enc2, n2, cw, ch, &b);
-        free(enc);
-        free(enc2);
-        same_answer(&a, &b, "palette+tRNS vs composited");
+        answer a;
+        same_png_answers(enc, n, enc2, n2, cw, ch, "palette+tRNS vs composited", &a);
     }
     CASE("8-bit gray PNG = the RGB PNG of the same grays") {
         for (size_t i = 0; i < npx; i++) {
@@ -2062,12 +2062,8 @@ static void batch_valid(void) {
         pngspec s = {.w = cw, .h = ch, .color = PNG_COLOR_TYPE_GRAY, .depth = 8, .rows = tmp, .stride = (size_t)cw};
         enc = png_make(&s, &n);
         enc2 = png_rgb(tmp2, cw, ch, &n2);
-        answer a, b;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        post_answer(CT_PNG, enc2, n2, cw, ch, &b);
-        free(enc);
-        free(enc2);
-        same_answer(&a, &b, "gray vs RGB");
+        answer a;
+        same_png_answers(enc, n, enc2, n2, cw, ch, "gray vs RGB", &a);
     }
     CASE("gray+alpha PNG = the gray composited on white") {
         for (size_t i = 0; i < npx; i++) {
@@ -2080,12 +2076,8 @@ static void batch_valid(void) {
                      .stride = (size_t)cw * 2};
         enc = png_make(&s, &n);
         enc2 = png_rgb(tmp2, cw, ch, &n2);
-        answer a, b;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        post_answer(CT_PNG, enc2, n2, cw, ch, &b);
-        free(enc);
-        free(enc2);
-        same_answer(&a, &b, "gray+alpha vs composited");
+        answer a;
+        same_png_answers(enc, n, enc2, n2, cw, ch, "gray+alpha vs composited", &a);
     }
     CASE("1-bit gray PNG = the RGB PNG of black and white") {
         size_t stride = ((size_t)cw + 7) / 8;
@@ -2100,12 +2092,8 @@ static void batch_valid(void) {
         pngspec s = {.w = cw, .h = ch, .color = PNG_COLOR_TYPE_GRAY, .depth = 1, .rows = tmp, .stride = stride};
         enc = png_make(&s, &n);
         enc2 = png_rgb(tmp2, cw, ch, &n2);
-        answer a, b;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        post_answer(CT_PNG, enc2, n2, cw, ch, &b);
-        free(enc);
-        free(enc2);
-        same_answer(&a, &b, "1-bit vs RGB");
+        answer a;
+        same_png_answers(enc, n, enc2, n2, cw, ch, "1-bit vs RGB", &a);
     }
 
     /* ---- JPEG variants of hot_dog.jpg */
