@@ -39,26 +39,9 @@ pid=$!
 cleanup() { kill "$pid" 2>/dev/null || true; rm -f "$log"; }
 trap cleanup EXIT
 
-port=""
-for _ in $(seq 300); do
-  port=$(sed -nE 's/.*listening on http:\/\/[^ ]*:([0-9]+).*/\1/p' "$log" | head -n1)
-  [ -n "$port" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "bench-http: the server did not start" >&2; cat "$log" >&2; exit 1; }
-# readiness over bash's /dev/tcp: no curl needed
-ready=0
-for _ in $(seq 300); do
-  if exec 3<>"/dev/tcp/127.0.0.1/$port" 2>/dev/null; then
-    printf 'GET /readyz HTTP/1.0\r\n\r\n' >&3
-    line=$(head -n1 <&3 || true)
-    exec 3<&- 3>&-
-    case "$line" in *" 200 "*) ready=1; break ;; esac
-  fi
-  sleep 0.1
-done
-[ $ready -eq 1 ] || { echo "bench-http: the server did not become ready" >&2; cat "$log" >&2; exit 1; }
+# shellcheck source=tools/serve-wait.sh
+. "$(dirname "$0")/serve-wait.sh"
+serve_wait bench-http
 grep -E "BLAS kernel|ready:" "$log" | sed 's/^/server: /'
 
 rss() { awk '/^VmRSS:/ {printf "%.1f", $2 / 1024}' "/proc/$pid/status"; }

@@ -93,22 +93,9 @@ spec="$tmp/spec.tsv"
 } >"$spec"
 
 # ---- the server ----
-port=""
-for _ in $(seq 300); do
-  port=$(sed -nE 's/.*listening on http:\/\/[^ ]*:([0-9]+).*/\1/p' "$log" | head -n1)
-  [ -n "$port" ] && break
-  kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$port" ] || { echo "stress-soak: the server did not start" >&2; cat "$log" >&2; exit 1; }
-http_status() {
-  exec 3<>"/dev/tcp/127.0.0.1/$port" || return 0
-  printf 'GET %s HTTP/1.0\r\n\r\n' "$1" >&3
-  head -n1 <&3 | awk '{print $2}'
-  exec 3<&- 3>&-
-}
-for _ in $(seq 300); do [ "$(http_status /readyz)" = 200 ] && break; sleep 0.1; done
-[ "$(http_status /readyz)" = 200 ] || { echo "stress-soak: not ready" >&2; cat "$log" >&2; exit 1; }
+# shellcheck source=tools/serve-wait.sh
+. "$(dirname "$0")/serve-wait.sh"
+serve_wait stress-soak
 
 rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$pid/status"; }
 field() { echo "$1" | sed -nE "s/.* $2=([0-9.]+).*/\1/p"; }
