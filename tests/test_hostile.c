@@ -1917,6 +1917,16 @@ static void same_answer(const answer *a, const answer *b, const char *what) {
     for (int i = 0; i < a->nbox; i++) CHECK(iou(a->box[i], b->box[i]) > 0.95, "%s: box %d moved", what, i);
 }
 
+/* a PNG of cat.png's pixels must give cat.png's answer */
+static void png_same_as_cat(const pngspec *s, int w, int h, const char *what) {
+    size_t n;
+    uint8_t *enc = png_make(s, &n);
+    answer a;
+    post_answer(CT_PNG, enc, n, w, h, &a);
+    free(enc);
+    same_answer(&a, &g_ref_cat, what);
+}
+
 /* two PNGs of the same picture (freed here) must give the same answer,
  * the first one's left in *a */
 static void same_png_answers(uint8_t *enc, size_t n, uint8_t *enc2, size_t n2, int w, int h, const char *what,
@@ -1967,29 +1977,17 @@ static void batch_valid(void) {
     CASE("16-bit RGB PNG") {
         for (size_t i = 0; i < npx * 3; i++) tmp[2 * i] = tmp[2 * i + 1] = cat[i];   /* v * 257 */
         pngspec s = {.w = cw, .h = ch, .color = PNG_COLOR_TYPE_RGB, .depth = 16, .rows = tmp, .stride = (size_t)cw * 6};
-        enc = png_make(&s, &n);
-        answer a;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        free(enc);
-        same_answer(&a, &g_ref_cat, "16-bit");
+        png_same_as_cat(&s, cw, ch, "16-bit");
     }
     CASE("interlaced (Adam7) RGB PNG") {
         pngspec s = {.w = cw, .h = ch, .color = PNG_COLOR_TYPE_RGB, .depth = 8, .interlace = true, .rows = cat,
                      .stride = (size_t)cw * 3};
-        enc = png_make(&s, &n);
-        answer a;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        free(enc);
-        same_answer(&a, &g_ref_cat, "interlaced");
+        png_same_as_cat(&s, cw, ch, "interlaced");
     }
     CASE("opaque RGBA PNG") {
         for (size_t i = 0; i < npx; i++) memcpy(tmp + 4 * i, cat + 3 * i, 3), tmp[4 * i + 3] = 255;
         pngspec s = {.w = cw, .h = ch, .color = PNG_COLOR_TYPE_RGBA, .depth = 8, .rows = tmp, .stride = (size_t)cw * 4};
-        enc = png_make(&s, &n);
-        answer a;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        free(enc);
-        same_answer(&a, &g_ref_cat, "opaque alpha");
+        png_same_as_cat(&s, cw, ch, "opaque alpha");
     }
     CASE("16-bit interlaced RGBA PNG, opaque") {
         for (size_t i = 0; i < npx; i++) {
@@ -1998,11 +1996,7 @@ static void batch_valid(void) {
         }
         pngspec s = {.w = cw, .h = ch, .color = PNG_COLOR_TYPE_RGBA, .depth = 16, .interlace = true, .rows = tmp,
                      .stride = (size_t)cw * 8};
-        enc = png_make(&s, &n);
-        answer a;
-        post_answer(CT_PNG, enc, n, cw, ch, &a);
-        free(enc);
-        same_answer(&a, &g_ref_cat, "16-bit RGBA interlaced");
+        png_same_as_cat(&s, cw, ch, "16-bit RGBA interlaced");
     }
     CASE("RGBA PNG with varying alpha = the RGB PNG composited on white") {
         for (size_t i = 0; i < npx; i++) {
