@@ -136,6 +136,9 @@ const boxAttrs = (page) => page.$$eval('#boxes rect.box', (rs) => rs.map((r) => 
 const state = (page) => page.$eval('#result', (e) => e.dataset.state);
 
 async function upload(page, file) {
+  // The state left by the previous test may already be 'done' or 'error': mark it so the wait below
+  // sees this upload's answer, not the last one's (the page only ever compares the state to 'error').
+  await page.evaluate(() => { document.getElementById('result').dataset.state = 'test-pending'; });
   await page.setInputFiles('#image', file);
   await page.waitForFunction(() => ['done', 'error'].includes(document.getElementById('result').dataset.state)
     && document.getElementById('result').dataset.state !== 'busy', null, { timeout: 15000 });
@@ -284,14 +287,21 @@ await test('moving the threshold changes the boxes, as the server would draw the
   await desk.focus('#threshold');
   for (let i = 0; i < 30; i++) await desk.keyboard.press('ArrowRight');   // 0.20 -> 0.50
   check(await desk.textContent('#threshold-out') === '0.50', 'output', await desk.textContent('#threshold-out'));
-  await desk.waitForFunction((b) => JSON.stringify(Array.from(document.querySelectorAll('#boxes rect.box'))
-    .map((r) => ['x', 'y', 'width', 'height'].map((a) => Number(r.getAttribute(a))))) !== b, JSON.stringify(before));
+  // The page redraws after the key presses settle, and may first draw an intermediate threshold:
+  // wait until its one box is the server's box at 0.50 (or time out and report what it shows).
+  const j = await serverAnswer(desk, `class=${second}&threshold=0.5&overlay=false`);
+  const sb = j.cams[0].boxes[0];
+  const want = [sb.x0, sb.y0, sb.x1 - sb.x0 + 1, sb.y1 - sb.y0 + 1];
+  await desk.waitForFunction((w) => {
+    const got = Array.from(document.querySelectorAll('#boxes rect.box'))
+      .map((r) => ['x', 'y', 'width', 'height'].map((a) => Number(r.getAttribute(a))));
+    return got.length === 1 && got[0].every((v, i) => Math.abs(v - w[i]) <= 2);
+  }, want, { timeout: 10000 }).catch(() => {});
   const after = await boxAttrs(desk);
   check(after.length >= 1, 'a box at 0.5');
   const area = (b) => b[2] * b[3];
   check(area(after[0]) < area(before[0]), 'a higher threshold gives a smaller box', before, after);
-  const j = await serverAnswer(desk, `class=${second}&threshold=0.5&overlay=false`);
-  check(sameBox(after[0], j.cams[0].boxes[0], 2), 'box', after, 'server', j.cams[0].boxes);
+  check(sameBox(after[0], sb, 2), 'box', after, 'server', j.cams[0].boxes);
   const ja = await serverAnswer(desk, `class=${second}&threshold=0.5&boxes=all&overlay=false`);
   await desk.selectOption('#boxes-mode', 'all');
   // the page redraws asynchronously: wait for it (a loaded machine can take long), then compare
