@@ -496,7 +496,7 @@ static enum MHD_Result count_content_length(void *cls, enum MHD_ValueKind kind, 
 }
 
 /* First call: the headers are in.  Decide what can be decided before the body. */
-static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const char *method) {
+static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const char *method, const char *version) {
     struct MHD_Connection *c = r->conn;
     snprintf(r->method, sizeof r->method, "%s", method);
     const char *rid = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Request-Id");
@@ -517,6 +517,13 @@ static enum MHD_Result begin(cam_server *s, cam_req *r, const char *url, const c
          * runs to the close" and would wait for it; refused at once, and the
          * connection closed (RFC 9112 §6.3) */
         cam_req_fail(r, 400, "BAD_REQUEST", "Transfer-Encoding '%.40s' is not supported (only chunked)", te);
+        return reply_req_error(r, true);
+    }
+    if (version && !strcmp(version, MHD_HTTP_VERSION_1_1) && !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Host")) {
+        /* RFC 9112 §3.2: a server MUST answer 400 to an HTTP/1.1 request
+         * without Host (libmicrohttpd 0.9.75 lets it through unless in its
+         * strict mode, which would answer with its own HTML page) */
+        cam_req_fail(r, 400, "BAD_REQUEST", "an HTTP/1.1 request needs a Host header");
         return reply_req_error(r, true);
     }
     int n_cl = 0;
@@ -593,7 +600,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!r) return MHD_NO;   /* out of memory in on_uri */
     if (!r->started) {
         r->started = true;
-        return begin(s, r, url, method);
+        return begin(s, r, url, method, version);
     }
     if (*upload_size) {
         bool keep = cam_body_feed(r, upload_data, *upload_size);

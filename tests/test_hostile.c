@@ -1752,8 +1752,8 @@ static void batch_headers(void) {
     free(b.p);
     static const struct { const char *what, *req; bool ok; } framing[] = {
         {"garbage request line", "HELLO\r\n\r\n", false},
-        /* libmicrohttpd takes these two; harmless here */
-        {"no Host in HTTP/1.1", "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", true},
+        {"no Host in HTTP/1.1", "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n", false},
+        /* libmicrohttpd cuts the value at the NUL; harmless here */
         {"header without a colon", "GET /healthz HTTP/1.1\r\nHost: x\r\nNoColonHere\r\nConnection: close\r\n\r\n", false},
         {"NUL in a header", "GET /healthz HTTP/1.1\r\nHost: x\r\nX-A: a\0b\r\nConnection: close\r\n\r\n", true},
         {"space in the URL", "GET /hea lthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", false},
@@ -1806,6 +1806,13 @@ static void batch_headers(void) {
             CHECK(secs < 5, "%.1f s", secs);
             hc_free(&r);
         }
+    }
+    CASE("no Host in HTTP/1.1: our 400 with a JSON error (RFC 9112 3.2)") {
+        static const char req[] = "GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n";
+        double secs;
+        hc_resp r = xraw(req, sizeof req - 1, false, &secs);
+        want_error(&r, 400, "BAD_REQUEST", "Host");
+        hc_free(&r);
     }
     printf("  statuses (0: closed without an answer): %s\n", g_framing_seen.p ? (char *)g_framing_seen.p : "");
     free(g_framing_seen.p);
