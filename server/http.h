@@ -95,6 +95,7 @@ typedef struct cam_req {
     char err_msg[320];
 
     cam_explain_params params;
+    uint32_t params_seen;           /* bit i: parameter i of cam_req_param's list was given (any channel) */
     bool classify;                  /* /classify: scores only */
     bool preflight;                 /* a CORS preflight (OPTIONS) from an allowed Origin: 204 */
 

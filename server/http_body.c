@@ -34,8 +34,25 @@ void cam_req_fail(cam_req *r, int status, const char *code, const char *fmt, ...
     r->len = r->cap = 0;
 }
 
+/* The parameters a request can set, for cam_req_param's once-only rule. */
+static const char *const param_names[] = {"top_k",   "cam_top_k", "class",    "threshold", "alpha", "min_area",
+                                          "max_side", "overlay",   "heatmap",  "colormap",  "boxes"};
+
 bool cam_req_param(cam_req *r, const char *key, const char *value) {
     char err[256];
+    /* Each channel refuses its own duplicates first; what is left is a name
+     * given in the query string and again in the body, where which one counts
+     * would be a surprise either way. */
+    for (size_t i = 0; i < sizeof param_names / sizeof param_names[0]; i++) {
+        if (strcmp(key, param_names[i]) != 0) continue;
+        if (r->params_seen & (1u << i)) {
+            cam_req_fail(r, 400, "BAD_PARAMETER", "parameter '%s' is given twice (in the query string and in the body)",
+                         key);
+            return false;
+        }
+        r->params_seen |= 1u << i;
+        break;
+    }
     /* the same bound in every channel (JSON strings and form fields have it
      * by construction): a 300-digit "0.111..." is not a reasonable value */
     if (strlen(value) >= CAM_FORM_VALUE) {

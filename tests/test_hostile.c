@@ -1594,6 +1594,38 @@ static void batch_params(void) {
             want_error(&r, 400, "BAD_PARAMETER", "twice");
             hc_free(&r);
         }
+    /* the same name in the query string and in the body: refused, whichever
+     * channel the body is, even with equal values; other names mix freely */
+    for (int ch = 1; ch < 3; ch++)
+        for (int same = 0; same < 2; same++)
+            CASE("threshold in the query and in the %s body%s", ch == 1 ? "JSON" : "multipart",
+                 same ? ", same value" : "") {
+                const char *v = same ? "0.3" : "0.6";
+                hc_resp r;
+                if (ch == 1) {
+                    buf b = {0};
+                    bfmt(&b, "{\"image\":\"%s\",\"threshold\":%s}", g_tiny_b64, v);
+                    r = xreq("POST", CAM "?threshold=0.3", CT_JSON, b.p, b.n);
+                    free(b.p);
+                } else {
+                    const char *const f[] = {"threshold", v, NULL};
+                    size_t n;
+                    char *body = mp_body(g_tiny, g_tiny_len, f, &n);
+                    r = xreq("POST", CAM "?threshold=0.3", CT_MP, body, n);
+                    free(body);
+                }
+                want_error(&r, 400, "BAD_PARAMETER", "twice");
+                hc_free(&r);
+            }
+    CASE("top_k in the query, threshold in the JSON body: both apply") {
+        buf b = {0};
+        bfmt(&b, "{\"image\":\"%s\",\"threshold\":0.3}", g_tiny_b64);
+        hc_resp r = xreq("POST", CAM "?top_k=2", CT_JSON, b.p, b.n);
+        free(b.p);
+        CHECK(r.status == 200, "status %d: %.200s", r.status, r.body ? r.body : "");
+        CHECK(r.body && strstr(r.body, "\"threshold\":0.3"), "threshold 0.3 in params: %.300s", r.body ? r.body : "");
+        hc_free(&r);
+    }
     CASE("query with a bad value after a good one") {
         hc_resp r = xreq("POST", CAM "?top_k=1&top_k=abc", CT_PNG, g_tiny, g_tiny_len);
         want_error(&r, 400, "BAD_PARAMETER", "top_k");
