@@ -328,6 +328,19 @@ static void scopy_run(scopy *c, int64_t numel, const cam__ctx *ctx) {
     cam__ctx_parallel(ctx, batch * c->qtiles * c->ctiles, GRAIN_ELEMS / (TILE * TILE), scopy_tiles, c);
 }
 
+/* Flatten, Reshape, Squeeze and Unsqueeze only relabel the shape: their
+ * kernels copy the elements (nothing when the planner made the output an
+ * alias of the input, which copy_data detects). */
+#define VIEW_KERNELS(OP)                                                                                     \
+    void cam__op_##OP##_forward(const cam__node *n, const cam__tensor *const *in, cam__tensor *const *out,  \
+                                const cam__ctx *ctx) {                                                       \
+        copy_data(in[0], out[0], ctx);                                                                       \
+    }                                                                                                        \
+    void cam__op_##OP##_reference(const cam__node *n, const cam__tensor *const *in, cam__tensor *const *out, \
+                                  const cam__ctx *ctx) {                                                     \
+        copy_elems_ref(in[0], out[0]);                                                                       \
+    }
+
 /* ---- Flatten ------------------------------------------------------------ */
 
 typedef struct { int64_t axis; } flatten_p;
@@ -355,15 +368,7 @@ cam_status cam__op_Flatten_shape(cam__node *n, cam__tensor *const *in, cam__tens
     return set_out(n, out[0], x->dtype, 2, d, err, errlen);
 }
 
-void cam__op_Flatten_forward(const cam__node *n, const cam__tensor *const *in, cam__tensor *const *out,
-                             const cam__ctx *ctx) {
-    copy_data(in[0], out[0], ctx);
-}
-
-void cam__op_Flatten_reference(const cam__node *n, const cam__tensor *const *in,
-                               cam__tensor *const *out, const cam__ctx *ctx) {
-    copy_elems_ref(in[0], out[0]);
-}
+VIEW_KERNELS(Flatten)
 
 /* ---- Reshape ------------------------------------------------------------ */
 
@@ -435,15 +440,7 @@ cam_status cam__op_Reshape_shape(cam__node *n, cam__tensor *const *in, cam__tens
     return set_out(n, out[0], x->dtype, cnt, shape, err, errlen);
 }
 
-void cam__op_Reshape_forward(const cam__node *n, const cam__tensor *const *in, cam__tensor *const *out,
-                             const cam__ctx *ctx) {
-    copy_data(in[0], out[0], ctx);
-}
-
-void cam__op_Reshape_reference(const cam__node *n, const cam__tensor *const *in,
-                               cam__tensor *const *out, const cam__ctx *ctx) {
-    copy_elems_ref(in[0], out[0]);
-}
+VIEW_KERNELS(Reshape)
 
 /* ---- Squeeze / Unsqueeze ------------------------------------------------ */
 
@@ -490,15 +487,7 @@ cam_status cam__op_Squeeze_shape(cam__node *n, cam__tensor *const *in, cam__tens
     return set_out(n, out[0], x->dtype, r, d, err, errlen);
 }
 
-void cam__op_Squeeze_forward(const cam__node *n, const cam__tensor *const *in, cam__tensor *const *out,
-                             const cam__ctx *ctx) {
-    copy_data(in[0], out[0], ctx);
-}
-
-void cam__op_Squeeze_reference(const cam__node *n, const cam__tensor *const *in,
-                               cam__tensor *const *out, const cam__ctx *ctx) {
-    copy_elems_ref(in[0], out[0]);
-}
+VIEW_KERNELS(Squeeze)
 
 cam_status cam__op_Unsqueeze_check(cam__node *n, char *err, size_t errlen) {
     if (n->opset >= 13 && (n->n_in < 2 || n->in[1] < 0))
@@ -526,15 +515,7 @@ cam_status cam__op_Unsqueeze_shape(cam__node *n, cam__tensor *const *in, cam__te
     return set_out(n, out[0], x->dtype, r, d, err, errlen);
 }
 
-void cam__op_Unsqueeze_forward(const cam__node *n, const cam__tensor *const *in,
-                               cam__tensor *const *out, const cam__ctx *ctx) {
-    copy_data(in[0], out[0], ctx);
-}
-
-void cam__op_Unsqueeze_reference(const cam__node *n, const cam__tensor *const *in,
-                                 cam__tensor *const *out, const cam__ctx *ctx) {
-    copy_elems_ref(in[0], out[0]);
-}
+VIEW_KERNELS(Unsqueeze)
 
 /* ---- Transpose ---------------------------------------------------------- */
 
