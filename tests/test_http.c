@@ -1253,6 +1253,33 @@ static void *drain_reader(void *arg) {
     return NULL;
 }
 
+/* n connections, each posting a large photo (with a heatmap and three CAMs:
+ * slow enough to be in flight together) and read by its own thread */
+static void drain_jobs_start(drain_job *jobs, pthread_t *th, int n, int port) {
+    size_t len;
+    uint8_t *big = photo("kite_and_cold.jpg", &len);
+    for (int i = 0; i < n; i++) {
+        jobs[i].fd = hc_connect(port);
+        char *h = hc_request_head("POST", "/v1/cam?heatmap=true&cam_top_k=3", "Content-Type: image/jpeg\r\n", big, len, false);
+        CHECK(jobs[i].fd >= 0 && hc_send(jobs[i].fd, h, strlen(h)) && hc_send(jobs[i].fd, big, len), "send %d", i);
+        free(h);
+        pthread_create(&th[i], NULL, drain_reader, &jobs[i]);
+    }
+    free(big);
+}
+
+/* The exit code of a signalled server within secs, else -1 (and it is killed). */
+static int wait_exit(hc_server *s, double secs) {
+    int rc = -1, st;
+    double t0 = hc_now();
+    while (hc_now() - t0 < secs) {
+        if (waitpid(s->pid, &st, WNOHANG) == s->pid) { rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1; s->pid = 0; break; }
+        usleep(10000);
+    }
+    if (s->pid) hc_server_stop(s, 1);
+    return rc;
+}
+
 TEST(sigterm_drains_in_flight_requests_and_exits_0) {
     require_server();
     hc_server s;
@@ -1261,19 +1288,10 @@ TEST(sigterm_drains_in_flight_requests_and_exits_0) {
     hc_resp r;
     CHECK(keep >= 0 && hc_roundtrip(keep, "GET", "/readyz", NULL, NULL, 0, &r) && r.status == 200, "ready");
     hc_free(&r);
-    size_t n;
-    uint8_t *big = photo("kite_and_cold.jpg", &n);
     enum { N = 8 };
     drain_job jobs[N];
     pthread_t th[N];
-    for (int i = 0; i < N; i++) {
-        jobs[i].fd = hc_connect(s.port);
-        char *h = hc_request_head("POST", "/v1/cam?heatmap=true&cam_top_k=3", "Content-Type: image/jpeg\r\n", big, n, false);
-        CHECK(jobs[i].fd >= 0 && hc_send(jobs[i].fd, h, strlen(h)) && hc_send(jobs[i].fd, big, n), "send %d", i);
-        free(h);
-        pthread_create(&th[i], NULL, drain_reader, &jobs[i]);
-    }
-    free(big);
+    drain_jobs_start(jobs, th, N, s.port);
     /* all eight received (in flight: queued or running), then SIGTERM */
     double t0 = hc_now();
     int inflight = 0;
@@ -1304,13 +1322,7 @@ TEST(sigterm_drains_in_flight_requests_and_exits_0) {
         hc_free(&jobs[i].r);
         close(jobs[i].fd);
     }
-    int rc = -1, st;
-    t0 = hc_now();
-    while (hc_now() - t0 < 90) {
-        if (waitpid(s.pid, &st, WNOHANG) == s.pid) { rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1; s.pid = 0; break; }
-        usleep(10000);
-    }
-    if (s.pid) hc_server_stop(&s, 1);
+    int rc = wait_exit(&s, 90);
     char *log = hc_slurp(s.log, NULL);
     CHECK(ready_status == 503 && draining_code, "readyz while draining: %d", ready_status);
     CHECK(refused, "new connections refused while draining");
@@ -1327,19 +1339,10 @@ TEST(sigterm_past_drain_seconds_answers_queued_503) {
     start_small_server(&s, "deadline", "16", "0", "40000000");
     int keep = hc_connect(s.port);
     hc_resp r;
-    size_t n;
-    uint8_t *big = photo("kite_and_cold.jpg", &n);
     enum { N = 6 };
     drain_job jobs[N];
     pthread_t th[N];
-    for (int i = 0; i < N; i++) {
-        jobs[i].fd = hc_connect(s.port);
-        char *h = hc_request_head("POST", "/v1/cam?heatmap=true&cam_top_k=3", "Content-Type: image/jpeg\r\n", big, n, false);
-        CHECK(jobs[i].fd >= 0 && hc_send(jobs[i].fd, h, strlen(h)) && hc_send(jobs[i].fd, big, n), "send %d", i);
-        free(h);
-        pthread_create(&th[i], NULL, drain_reader, &jobs[i]);
-    }
-    free(big);
+    drain_jobs_start(jobs, th, N, s.port);
     /* one running, the others queued (all uploaded), then SIGTERM */
     double t0 = hc_now();
     int queued = 0, busy = 0;
@@ -1360,13 +1363,7 @@ TEST(sigterm_past_drain_seconds_answers_queued_503) {
         hc_free(&jobs[i].r);
         close(jobs[i].fd);
     }
-    int rc = -1, st;
-    t0 = hc_now();
-    while (hc_now() - t0 < 30) {
-        if (waitpid(s.pid, &st, WNOHANG) == s.pid) { rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1; s.pid = 0; break; }
-        usleep(10000);
-    }
-    if (s.pid) hc_server_stop(&s, 1);
+    int rc = wait_exit(&s, 30);
     printf("  --drain-seconds 0: %d finished, %d answered 503 DRAINING\n", ok, draining);
     CHECK(queued == N - 1 && busy == 1, "%d queued, %d running before SIGTERM", queued, busy);
     CHECK(other == 0 && ok == 1 && draining == N - 1, "the running one finishes, the queued ones 503 (%d other)", other);
