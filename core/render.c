@@ -358,20 +358,31 @@ static HOT void filter_paeth(const uint8_t *restrict r, const uint8_t *restrict 
     }
 }
 
-/* Four interleaved tables: consecutive equal bytes (flat image areas)
- * would otherwise serialise on one counter. */
+/* Eight interleaved tables: runs of one byte value (the zero residuals of
+ * flat image areas) would otherwise serialise on one counter, each
+ * increment waiting for the previous one's store (4 tables: 0.2 ms of the
+ * ~1 ms encode of a 512x384 overlay).  Bytes are taken from 64-bit loads. */
 static void histogram(const uint8_t *b, size_t n, uint32_t *out) {
-    uint32_t h[4][256];
+    uint32_t h[8][256];
     memset(h, 0, sizeof h);
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        h[0][b[i]]++;
-        h[1][b[i + 1]]++;
-        h[2][b[i + 2]]++;
-        h[3][b[i + 3]]++;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, b + i, 8);
+        h[0][v & 255]++;
+        h[1][(v >> 8) & 255]++;
+        h[2][(v >> 16) & 255]++;
+        h[3][(v >> 24) & 255]++;
+        h[4][(v >> 32) & 255]++;
+        h[5][(v >> 40) & 255]++;
+        h[6][(v >> 48) & 255]++;
+        h[7][v >> 56]++;
     }
-    for (; i < n; i++) h[0][b[i]]++;
-    for (int s = 0; s < 256; s++) out[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s];
+#endif
+    for (; i < n; i++) h[i & 7][b[i]]++;
+    for (int s = 0; s < 256; s++)
+        out[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s] + h[4][s] + h[5][s] + h[6][s] + h[7][s];
 }
 
 /* Adler-32 (RFC 1950) as a vectorisable loop: over a chunk of m bytes
