@@ -58,14 +58,31 @@ const uint8_t *cam_colormap_lut(cam_colormap c) {
 
 /* ---- overlay -------------------------------------------------------------- */
 
-/* heat -> LUT index round(clamp(h, 0, 1) * 255).  `h > 0 ? h : 0` sends NaN
- * to 0 and compiles to maxps, so the loop vectorises. */
+/* heat -> LUT index round(clamp(h, 0, 1) * 255).  Clamping t = h * 255 + 0.5
+ * to [0, 255] instead of h to [0, 1] gives the same index for every h (t
+ * is the same for h in [0, 1], at most 0.5 below, at least 255.5 above)
+ * and `t > 0 ? t : 0` sends NaN to 0; written on h, gcc 12 threaded the
+ * constant arms into branches and left the AVX2 clone scalar. */
 static HOT void heat_index_row(const float *restrict heat, uint8_t *restrict idx, int w) {
     for (int x = 0; x < w; x++) {
-        float v = heat[x];
-        v = v > 0.0f ? v : 0.0f;
-        v = v < 1.0f ? v : 1.0f;
-        idx[x] = (uint8_t)(int)(v * 255.0f + 0.5f);
+        float t = heat[x] * 255.0f + 0.5f;
+        t = t > 0.0f ? t : 0.0f;
+        t = t < 255.0f ? t : 255.0f;
+        idx[x] = (uint8_t)(int)t;
+    }
+}
+
+/* col[3x..3x+2] = the colour of idx[x]; writes col[3w] too. */
+static void gather_row(const uint32_t *restrict lut4, const uint8_t *restrict idx, uint8_t *restrict col, int w) {
+    for (int x = 0; x < w; x++) {
+        uint32_t c = lut4[idx[x]];
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+        memcpy(col + 3 * x, &c, 4);
+#else
+        col[3 * x] = (uint8_t)c;
+        col[3 * x + 1] = (uint8_t)(c >> 8);
+        col[3 * x + 2] = (uint8_t)(c >> 16);
+#endif
     }
 }
 
@@ -88,25 +105,25 @@ cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cma
     alpha = alpha < 0.0f ? 0.0f : alpha > 1.0f ? 1.0f : alpha;
 
     int w = img->width, h = img->height;
-    /* one row of LUT indices and one row of heat colours */
-    uint8_t *scratch = malloc((size_t)w * 4);
+    /* one row of LUT indices and one row of heat colours (+1 byte: the
+     * gather below stores 4 bytes a pixel) */
+    uint8_t *scratch = malloc((size_t)w * 4 + 1);
     if (!scratch) return cam__fail(err, errlen, CAM_ENOMEM, "overlay: out of memory for a %d-pixel row", w);
     cam_status st = cam_image_alloc(out, w, h, err, errlen);
     if (st != CAM_OK) {
         free(scratch);
         return st;
     }
+    /* the LUT as one little-endian word per entry: the gather is then one
+     * load and one (overlapping) 4-byte store a pixel instead of three byte
+     * copies, which were 13 % of the whole encode stage */
+    uint32_t lut4[256];
+    for (int i = 0; i < 256; i++)
+        lut4[i] = (uint32_t)lut[3 * i] | (uint32_t)lut[3 * i + 1] << 8 | (uint32_t)lut[3 * i + 2] << 16;
     uint8_t *idx = scratch, *col = scratch + w;
     for (int y = 0; y < h; y++) {
         heat_index_row(heat + (size_t)y * (size_t)w, idx, w);
-        /* the gather through the LUT does not vectorise; it is 3 byte
-         * copies a pixel and cheap next to the blend */
-        for (int x = 0; x < w; x++) {
-            const uint8_t *c = lut + 3 * idx[x];
-            col[3 * x] = c[0];
-            col[3 * x + 1] = c[1];
-            col[3 * x + 2] = c[2];
-        }
+        gather_row(lut4, idx, col, w);
         blend_row(col, img->rgb + (size_t)y * img->stride, out->rgb + (size_t)y * out->stride, 3 * w, alpha,
                   1.0f - alpha);
     }
@@ -158,8 +175,10 @@ cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cma
  * only raw neighbours, never filtered ones), a histogram, a length-limited
  * Huffman code per block, and a branch-free bit packer, i.e. a deflate
  * stream of dynamic-Huffman blocks without matches (a stored block where
- * Huffman coding would not pay, e.g. noise); zlib only provides crc32.
- * Same sizes as zlib's Huffman-only mode, 5-9x faster.  Paeth: the
+ * Huffman coding would not pay, e.g. noise); zlib only finishes crc32
+ * (cam__crc32).  Same sizes as zlib's Huffman-only mode, 5-9x faster (the
+ * timings above; blocks of 32 KiB and more have since been coded in byte
+ * pairs, see PAIR_MAXLEN, for 0.1-0.2 % more bytes).  Paeth: the
  * smallest output at no measurable cost over the other filters; 128 KiB
  * blocks: as small as 32 KiB (a code per block adapts to image regions;
  * 1 MiB blocks are 1% larger).  The output is a standard PNG (one IDAT);
@@ -328,33 +347,49 @@ static HOT void filter_avg(const uint8_t *restrict r, const uint8_t *restrict up
 static HOT void filter_paeth(const uint8_t *restrict r, const uint8_t *restrict up, int n, int bpp,
                                uint8_t *restrict f) {
     for (int i = 0; i < bpp; i++) f[i] = (uint8_t)(r[i] - up[i]); /* a = c = 0: predictor b */
-    /* int16_t: every term fits (|a + b - 2c| <= 510), and 16-bit lanes
-     * are twice as many per vector as the int gcc would otherwise use */
+    /* On bytes, 32 or 64 lanes a vector (int16_t lanes: 1.5x the time):
+     * pa = |b - c| and pb = |a - c| fit a byte, and pc = |(b - c) + (a - c)|
+     * is pa + pb when the two differences have the same sign, else
+     * |pa - pb|; saturating pa + pb at 255 keeps pc >= pa, pb, so every
+     * comparison comes out as with the exact pc (checked for all a, b, c). */
     for (int i = bpp; i < n; i++) {
-        int16_t a = r[i - bpp], b = up[i], c = up[i - bpp];
-        int16_t pa = (int16_t)(b - c), pb = (int16_t)(a - c), pc = (int16_t)(pa + pb);
-        pa = pa < 0 ? (int16_t)-pa : pa;
-        pb = pb < 0 ? (int16_t)-pb : pb;
-        pc = pc < 0 ? (int16_t)-pc : pc;
-        int16_t pred = (pa <= pb && pa <= pc) ? a : pb <= pc ? b : c;
+        uint8_t a = r[i - bpp], b = up[i], c = up[i - bpp];
+        uint8_t hb = b > c ? b : c, lb = b > c ? c : b, ha = a > c ? a : c, la = a > c ? c : a;
+        uint8_t pa = (uint8_t)(hb - lb), pb = (uint8_t)(ha - la);
+        uint8_t sum = (uint8_t)(pa + pb);
+        sum = sum < pa ? 255 : sum;
+        uint8_t hi = pa > pb ? pa : pb, lo = pa > pb ? pb : pa;
+        uint8_t pc = (b >= c) == (a >= c) ? sum : (uint8_t)(hi - lo);
+        uint8_t pred = (pa <= pb && pa <= pc) ? a : pb <= pc ? b : c;
         f[i] = (uint8_t)(r[i] - pred);
     }
 }
 
-/* Four interleaved tables: consecutive equal bytes (flat image areas)
- * would otherwise serialise on one counter. */
+/* Eight interleaved tables: runs of one byte value (the zero residuals of
+ * flat image areas) would otherwise serialise on one counter, each
+ * increment waiting for the previous one's store (4 tables: 0.2 ms of the
+ * ~1 ms encode of a 512x384 overlay).  Bytes are taken from 64-bit loads. */
 static void histogram(const uint8_t *b, size_t n, uint32_t *out) {
-    uint32_t h[4][256];
+    uint32_t h[8][256];
     memset(h, 0, sizeof h);
     size_t i = 0;
-    for (; i + 4 <= n; i += 4) {
-        h[0][b[i]]++;
-        h[1][b[i + 1]]++;
-        h[2][b[i + 2]]++;
-        h[3][b[i + 3]]++;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, b + i, 8);
+        h[0][v & 255]++;
+        h[1][(v >> 8) & 255]++;
+        h[2][(v >> 16) & 255]++;
+        h[3][(v >> 24) & 255]++;
+        h[4][(v >> 32) & 255]++;
+        h[5][(v >> 40) & 255]++;
+        h[6][(v >> 48) & 255]++;
+        h[7][v >> 56]++;
     }
-    for (; i < n; i++) h[0][b[i]]++;
-    for (int s = 0; s < 256; s++) out[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s];
+#endif
+    for (; i < n; i++) h[i & 7][b[i]]++;
+    for (int s = 0; s < 256; s++)
+        out[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s] + h[4][s] + h[5][s] + h[6][s] + h[7][s];
 }
 
 /* Adler-32 (RFC 1950) as a vectorisable loop: over a chunk of m bytes
@@ -381,15 +416,86 @@ uint32_t cam__adler32(uint32_t adler, const uint8_t *p, size_t n) { return adler
 
 static const uint8_t clc_order[19] = {16, 17, 18, 0, 8, 7, 9, 6, 10, 5, 11, 4, 12, 3, 13, 2, 14, 1, 15};
 
-/* One deflate block (or a run of stored blocks) for b[0..n). */
-static void deflate_block(bitw *w, const uint8_t *b, size_t n, int final) {
+/* Byte pairs: entry[b0 | b1 << 8] = (code0 | code1 << len0) << 5 | (len0 + len1),
+ * the codes of two consecutive bytes as one code of up to 26 bits (codes
+ * of at most PAIR_MAXLEN bits).  The packer's cost is its dependency chain
+ * through the bit count and the buffer (a shift, an OR and an add per
+ * code): one code per pair halves it, and one 16-bit load and one lookup
+ * replace two of each.  Building the 64K entries costs about what packing
+ * 8 KiB does, so blocks below PAIR_MIN_BYTES keep the code per byte.
+ * Limiting codes to 13 bits (instead of deflate's 15) when a block needs
+ * more cost 0.1 % of size on the photos and overlays of renderbench. */
+#define PAIR_MAXLEN 13
+#define PAIR_ENTRIES 65536
+#define PAIR_MIN_BYTES (32 * 1024)
+
+/* base[b0] = code0 << 5 | len0, sh[b0] = len0 + 5: the entry for (b0, b1) is
+ * (base[b0] | code1 << sh[b0]) + len1 (len0 + len1 < 32: the add cannot carry
+ * out of the 5 length bits). */
+static HOT void build_pairs(const uint32_t *restrict base, const uint32_t *restrict sh, const uint32_t *restrict code,
+                            const uint32_t *restrict len, uint32_t *restrict pairs) {
+    for (int b1 = 0; b1 < 256; b1++) {
+        uint32_t c1 = code[b1], l1 = len[b1], *row = pairs + 256 * b1;
+        for (int b0 = 0; b0 < 256; b0++) row[b0] = (base[b0] | c1 << sh[b0]) + l1;
+    }
+}
+
+typedef struct packer {
+    uint8_t *p;
+    uint64_t buf;
+    unsigned n;
+} packer;
+
+static inline unsigned load16le(const uint8_t *p) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint16_t v;
+    memcpy(&v, p, 2);
+    return v;
+#else
+    return p[0] | (unsigned)p[1] << 8;
+#endif
+}
+
+/* The hot loop with pairs: two pair codes of <= 26 bits and one flush per
+ * 4 bytes (7 + 2 * 26 <= 64), 8 bytes an iteration.  Stops before the last
+ * n % 8 bytes. */
+static HOT size_t pack_pairs(packer *w, const uint8_t *restrict b, size_t n, const uint32_t *restrict pairs) {
+    uint8_t *op = w->p;
+    uint64_t buf = w->buf;
+    unsigned nbits = w->n;
+    size_t i = 0;
+#define PUT(e) (buf |= (uint64_t)((e) >> 5) << nbits, nbits += (e) & 31)
+#define FLUSH() (store64le(op, buf), op += nbits >> 3, buf >>= (nbits & ~7u), nbits &= 7)
+    for (; i + 8 <= n; i += 8) {
+        uint32_t e0 = pairs[load16le(b + i)], e1 = pairs[load16le(b + i + 2)];
+        uint32_t e2 = pairs[load16le(b + i + 4)], e3 = pairs[load16le(b + i + 6)];
+        PUT(e0);
+        PUT(e1);
+        FLUSH();
+        PUT(e2);
+        PUT(e3);
+        FLUSH();
+    }
+#undef PUT
+#undef FLUSH
+    w->p = op;
+    w->buf = buf;
+    w->n = nbits;
+    return i;
+}
+
+/* One deflate block (or a run of stored blocks) for b[0..n).  pairs: room
+ * for PAIR_ENTRIES entries, or NULL. */
+static void deflate_block(bitw *w, const uint8_t *b, size_t n, int final, uint32_t *pairs) {
     uint32_t freq[257];
     histogram(b, n, freq);
     freq[256] = 1; /* end of block */
+    if (n < PAIR_MIN_BYTES) pairs = NULL;
     uint8_t len[258];
-    huff_lengths(freq, 257, 15, len);
+    huff_lengths(freq, 257, pairs ? PAIR_MAXLEN : 15, len);
+    unsigned maxlen = 0;
+    for (int s = 0; s < 256; s++) maxlen = len[s] > maxlen ? len[s] : maxlen;
     len[257] = 1; /* the one distance code: unused, one bit (RFC 1951 3.2.7) */
-
     /* the 258 code lengths, sent with the code-length code (no run-length
      * codes 16-18: ~100 bytes a block, not worth the complexity) */
     uint32_t cfreq[19] = {0};
@@ -432,16 +538,30 @@ static void deflate_block(bitw *w, const uint8_t *b, size_t n, int final) {
     for (int i = 0; i < nclen; i++) bw_putf(w, clen[clc_order[i]], 3);
     for (int i = 0; i < 258; i++) bw_putf(w, ccode[len[i]] & 0xffff, ccode[len[i]] >> 16);
 
-    /* The hot loop: three codes of <= 15 bits, then one flush (four when
+    size_t i = 0;
+    if (pairs) {
+        uint32_t base[256], sh[256], code[256], ln[256];
+        for (int s = 0; s < 256; s++) {
+            code[s] = tab[s] & 0xffff;
+            ln[s] = tab[s] >> 16;
+            base[s] = code[s] << 5 | ln[s];
+            sh[s] = ln[s] + 5;
+        }
+        build_pairs(base, sh, code, ln, pairs);
+        packer pk = {w->p, w->buf, w->n};
+        i = pack_pairs(&pk, b, n, pairs);
+        w->p = pk.p;
+        w->buf = pk.buf;
+        w->n = pk.n;
+    }
+    /* Without pairs: three codes of <= 15 bits, then one flush (four when
      * no code is longer than 14 bits: 7 + 4 * 14 <= 63).  The writer state
      * lives in locals: stores through the uint8_t output pointer may alias
      * anything, so with the state in *w gcc reloaded it after every flush
      * (a third slower). */
     uint8_t *op = w->p;
     uint64_t buf = w->buf;
-    unsigned nbits = w->n, maxlen = 0;
-    for (int s = 0; s < 256; s++) maxlen = len[s] > maxlen ? len[s] : maxlen;
-    size_t i = 0;
+    unsigned nbits = w->n;
 #define PUT(e) (buf |= (uint64_t)((e) & 0xffff) << nbits, nbits += (e) >> 16)
 #define FLUSH() (store64le(op, buf), op += nbits >> 3, buf >>= (nbits & ~7u), nbits &= 7)
     if (maxlen <= 14) {
@@ -476,19 +596,75 @@ static uint8_t *put_chunk_head(uint8_t *p, uint32_t len, const char *type) {
     return p + 8;
 }
 
+/* CRC-32 (zlib's crc32()).  zlib 1.2.13 computes it a word at a time from
+ * tables: 0.07 ms for the ~290 KB IDAT of a 512x384 overlay.  On x86-64
+ * with PCLMULQDQ the data is instead folded 64 bytes at a time by carry-less
+ * multiplication (Intel, "Fast CRC Computation for Generic Polynomials
+ * Using PCLMULQDQ", 2009; the constants are Linux's crc32-pclmul): four
+ * 128-bit lanes, each multiplied by x^512 mod P and added to the next 64
+ * bytes, then the lanes folded into one.  That leaves 16 bytes with the
+ * CRC of the whole input (taken with zero initial register) and a tail of
+ * fewer than 16, which zlib's crc32 finishes. */
+static uint32_t crc32_zlib(uint32_t crc, const uint8_t *p, size_t n) {
+    while (n) { /* crc32 takes a uInt length */
+        uInt step = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        crc = (uint32_t)crc32(crc, p, step);
+        p += step;
+        n -= step;
+    }
+    return crc;
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+
+#define CRC_CLMUL_MIN 64
+
+__attribute__((target("pclmul,sse4.1"))) static inline __m128i fold128(__m128i x, __m128i k, __m128i next) {
+    __m128i lo = _mm_clmulepi64_si128(x, k, 0x00), hi = _mm_clmulepi64_si128(x, k, 0x11);
+    return _mm_xor_si128(_mm_xor_si128(lo, hi), next);
+}
+
+/* n >= CRC_CLMUL_MIN */
+__attribute__((target("pclmul,sse4.1"))) static uint32_t crc32_clmul(uint32_t crc, const uint8_t *p, size_t n) {
+    const __m128i k12 = _mm_set_epi64x(0x1c6e41596, 0x154442bd4); /* fold by 512 bits */
+    const __m128i k34 = _mm_set_epi64x(0x0ccaa009e, 0x1751997d0); /* fold by 128 bits */
+    __m128i x0 = _mm_loadu_si128((const __m128i *)p), x1 = _mm_loadu_si128((const __m128i *)(p + 16));
+    __m128i x2 = _mm_loadu_si128((const __m128i *)(p + 32)), x3 = _mm_loadu_si128((const __m128i *)(p + 48));
+    x0 = _mm_xor_si128(x0, _mm_cvtsi32_si128((int)~crc)); /* the initial register, as message bits */
+    p += 64;
+    n -= 64;
+    for (; n >= 64; p += 64, n -= 64) {
+        x0 = fold128(x0, k12, _mm_loadu_si128((const __m128i *)p));
+        x1 = fold128(x1, k12, _mm_loadu_si128((const __m128i *)(p + 16)));
+        x2 = fold128(x2, k12, _mm_loadu_si128((const __m128i *)(p + 32)));
+        x3 = fold128(x3, k12, _mm_loadu_si128((const __m128i *)(p + 48)));
+    }
+    x0 = fold128(x0, k34, x1);
+    x0 = fold128(x0, k34, x2);
+    x0 = fold128(x0, k34, x3);
+    for (; n >= 16; p += 16, n -= 16) x0 = fold128(x0, k34, _mm_loadu_si128((const __m128i *)p));
+    uint8_t last[16];
+    _mm_storeu_si128((__m128i *)last, x0);
+    /* crc32(0xffffffff, .) runs the register from 0 and inverts at the end,
+     * as the whole input would have */
+    return crc32_zlib(crc32_zlib(0xffffffffu, last, 16), p, n);
+}
+#endif
+
+uint32_t cam__crc32(uint32_t crc, const uint8_t *p, size_t n) {
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (n >= CRC_CLMUL_MIN && __builtin_cpu_supports("pclmul") && __builtin_cpu_supports("sse4.1"))
+        return crc32_clmul(crc, p, n);
+#endif
+    return crc32_zlib(crc, p, n);
+}
+
 /* CRC of a chunk's type and data, p pointing at its length field. */
 static uint8_t *put_chunk_crc(uint8_t *p, size_t data_len) {
-    uLong crc = crc32(0L, Z_NULL, 0);
-    const uint8_t *q = p + 4;
-    size_t m = 4 + data_len;
-    while (m) { /* crc32 takes a uInt length */
-        uInt step = m > (1u << 30) ? (1u << 30) : (uInt)m;
-        crc = crc32(crc, q, step);
-        q += step;
-        m -= step;
-    }
+    uint32_t crc = cam__crc32(0, p + 4, 4 + data_len);
     uint8_t *end = p + 8 + data_len;
-    store32be(end, (uint32_t)crc);
+    store32be(end, crc);
     return end + 4;
 }
 
@@ -519,10 +695,14 @@ cam_status cam__png_encode(const uint8_t *pixels, size_t stride, int w, int h, i
     uint8_t *out = malloc(cap);
     uint8_t *fbuf = malloc((size_t)rows_per_block * frow);
     uint8_t *zero = calloc(row, 1);
-    if (!out || !fbuf || !zero) {
+    /* the pair table only when some block is large enough to use it */
+    size_t fmax = (size_t)(rows_per_block < h ? rows_per_block : h) * frow;
+    uint32_t *pairs = fmax >= PAIR_MIN_BYTES ? malloc(PAIR_ENTRIES * sizeof *pairs) : NULL;
+    if (!out || !fbuf || !zero || (fmax >= PAIR_MIN_BYTES && !pairs)) {
         free(out);
         free(fbuf);
         free(zero);
+        free(pairs);
         return cam__fail(err, errlen, CAM_ENOMEM, "png: out of memory for %dx%d", w, h);
     }
     static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
@@ -557,7 +737,7 @@ cam_status cam__png_encode(const uint8_t *pixels, size_t stride, int w, int h, i
         }
         size_t n = (size_t)(y1 - y0) * frow;
         adler = adler32_fast(adler, fbuf, n);
-        deflate_block(&bw, fbuf, n, y1 == h);
+        deflate_block(&bw, fbuf, n, y1 == h, pairs);
     }
     bw_align(&bw);
     store32be(bw.p, (uint32_t)adler);
@@ -569,6 +749,7 @@ cam_status cam__png_encode(const uint8_t *pixels, size_t stride, int w, int h, i
     q = put_chunk_crc(q - 8, 0);
     free(fbuf);
     free(zero);
+    free(pairs);
     *len = (size_t)(q - out);
     /* give back the worst-case reserve (realloc to smaller cannot fail in
      * glibc; keep the big block if it does) */
@@ -636,10 +817,52 @@ static void b64_pairs_init(void) {
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+/* 24 bytes -> 32 characters with AVX2 (W. Mula and D. Lemire, "Faster
+ * Base64 Encoding and Decoding Using AVX2 Instructions", 2018): each
+ * 128-bit lane gets 12 input bytes, a byte shuffle puts every 3 bytes in
+ * a 32-bit word, two 16-bit multiplies move the four 6-bit fields to byte
+ * boundaries, and a 16-entry shuffle table adds the ASCII offset of the
+ * field's range (A-Z, a-z, 0-9, +, /).  The scalar loop below was 6.7
+ * instructions a byte.  Returns the bytes consumed (a multiple of 24). */
+__attribute__((target("avx2"))) static size_t b64_avx2(const uint8_t *in, size_t n, char *out) {
+    const __m256i shuf = _mm256_setr_epi8(1, 0, 2, 1, 4, 3, 5, 4, 7, 6, 8, 7, 10, 9, 11, 10, 1, 0, 2, 1, 4, 3, 5, 4,
+                                          7, 6, 8, 7, 10, 9, 11, 10);
+    const __m256i offs = _mm256_setr_epi8('a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                          '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0,
+                                          'a' - 26, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52, '0' - 52,
+                                          '0' - 52, '0' - 52, '0' - 52, '0' - 52, '+' - 62, '/' - 63, 'A', 0, 0);
+    size_t i = 0;
+    /* the second 16-byte load reads 4 bytes past the 24 */
+    for (; i + 28 <= n; i += 24, out += 32) {
+        __m256i v = _mm256_inserti128_si256(_mm256_castsi128_si256(_mm_loadu_si128((const __m128i *)(in + i))),
+                                            _mm_loadu_si128((const __m128i *)(in + i + 12)), 1);
+        v = _mm256_shuffle_epi8(v, shuf);
+        __m256i t0 = _mm256_and_si256(v, _mm256_set1_epi32(0x0fc0fc00));
+        __m256i t1 = _mm256_mulhi_epu16(t0, _mm256_set1_epi32(0x04000040));
+        __m256i t2 = _mm256_and_si256(v, _mm256_set1_epi32(0x003f03f0));
+        __m256i t3 = _mm256_mullo_epi16(t2, _mm256_set1_epi32(0x01000010));
+        __m256i idx = _mm256_or_si256(t1, t3); /* 6-bit values, one a byte */
+        __m256i r = _mm256_subs_epu8(idx, _mm256_set1_epi8(51));
+        __m256i less = _mm256_cmpgt_epi8(_mm256_set1_epi8(26), idx);
+        r = _mm256_or_si256(r, _mm256_and_si256(less, _mm256_set1_epi8(13)));
+        r = _mm256_add_epi8(_mm256_shuffle_epi8(offs, r), idx);
+        _mm256_storeu_si256((__m256i *)out, r);
+    }
+    return i;
+}
+#endif
+
 size_t cam_base64_encode(const uint8_t *in, size_t n, char *out) {
     pthread_once(&b64_once, b64_pairs_init);
     char *o = out;
     size_t i = 0;
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (n >= 28 && __builtin_cpu_supports("avx2")) {
+        i = b64_avx2(in, n, out);
+        o += i / 3 * 4;
+    }
+#endif
     for (; i + 3 <= n; i += 3) {
         uint32_t v = (uint32_t)in[i] << 16 | (uint32_t)in[i + 1] << 8 | in[i + 2];
         memcpy(o, &b64_pairs[v >> 12], 2);

@@ -25,4 +25,8 @@ cam_status cam__png_encode(const uint8_t *pixels, size_t stride, int w, int h, i
 /* Adler-32 as zlib's adler32() computes it (exposed for the tests). */
 uint32_t cam__adler32(uint32_t adler, const uint8_t *p, size_t n);
 
+/* CRC-32 as zlib's crc32() computes it, with carry-less multiplication
+ * where the CPU has it (exposed for the tests). */
+uint32_t cam__crc32(uint32_t crc, const uint8_t *p, size_t n);
+
 #endif

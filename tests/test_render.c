@@ -284,6 +284,31 @@ TEST(png_deep_huffman) {
     free(g);
 }
 
+/* Blocks of 32 KiB and more code bytes in pairs (a 64K-entry table, codes
+ * limited to 13 bits; png_deep_huffman makes the limit kick in): lengths
+ * that leave 1..7 bytes after the 8-byte steps, blocks just above the
+ * threshold followed by a smaller last one. */
+TEST(png_pair_codes) {
+    int sizes[][2] = {{257, 61}, {1000, 33}, {333, 100}, {2, 9000}, {4096, 3}};
+    for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++)
+        for (int kind = 0; kind < 4; kind++) {
+            cam_image im = make_kind(sizes[s][0], sizes[s][1], kind, (unsigned)(s * 5 + kind));
+            size_t blocks[] = {128 * 1024, 32 * 1024 + 1 + s * 7, 1 << 20};
+            for (int k = 0; k < 3; k++) {
+                cam__png_params p = {CAM__PNG_PAETH, blocks[k]};
+                char what[96];
+                snprintf(what, sizeof what, "%dx%d kind %d blocks %zu", im.width, im.height, kind, blocks[k]);
+                check_png_rgb(&im, &p, what);
+            }
+            free(im.rgb);
+        }
+    /* mostly one value with rare others */
+    cam_image im = make_kind(700, 200, 1, 3);
+    for (int i = 0; i < 40; i++) im.rgb[(size_t)(i * 997) % (200 * im.stride)] = (uint8_t)(i * 37);
+    check_png_rgb(&im, NULL, "flat with specks");
+    free(im.rgb);
+}
+
 TEST(png_gray) {
     int sizes[][2] = {{1, 1}, {3, 7}, {64, 33}, {2000, 1500}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -356,6 +381,25 @@ TEST(adler32_matches_zlib) {
         /* in two pieces */
         uint32_t a2 = cam__adler32(cam__adler32(1, b, lens[k] / 3), b + lens[k] / 3, lens[k] - lens[k] / 3);
         CHECK(a2 == z, "length %zu in pieces", lens[k]);
+    }
+    free(b);
+}
+
+TEST(crc32_matches_zlib) {
+    size_t n = 1 << 20;
+    uint8_t *b = malloc(n + 64);
+    unsigned s = 17;
+    for (size_t i = 0; i < n + 64; i++) b[i] = (uint8_t)((s = s * 1664525u + 1013904223u) >> 24);
+    memset(b + 4096, 0, 3000); /* zero and all-ones runs */
+    memset(b + 9000, 255, 3000);
+    /* every length around the 64-byte fold and the 16-byte tail, then
+     * random lengths, offsets (alignments) and initial values */
+    for (int k = 0; k < 3000; k++) {
+        size_t len = k < 300 ? (size_t)k : (s = s * 1664525u + 1013904223u) >> 8 & (k < 2900 ? 4095 : n - 1);
+        size_t off = (s = s * 1664525u + 1013904223u) >> 26;
+        uint32_t init = k % 3 ? (s = s * 1664525u + 1013904223u) : 0;
+        uint32_t c = cam__crc32(init, b + off, len), z = (uint32_t)crc32(init, b + off, (uInt)len);
+        CHECK(c == z, "length %zu offset %zu init %08x: %08x, zlib %08x", len, off, init, c, z);
     }
     free(b);
 }
@@ -513,9 +557,11 @@ int main(void) {
     RUN(png_rgb_roundtrip);
     RUN(png_large);
     RUN(png_deep_huffman);
+    RUN(png_pair_codes);
     RUN(png_gray);
     RUN(png_errors);
     RUN(adler32_matches_zlib);
+    RUN(crc32_matches_zlib);
     RUN(base64_rfc4648);
     RUN(base64_roundtrip);
     RUN(timing_render_chain);

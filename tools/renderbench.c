@@ -7,6 +7,7 @@
  *   make && gcc -std=c11 -O3 -D_GNU_SOURCE -pthread -Iinclude -Icore \
  *       tools/renderbench.c build/libcamserve.a -lturbojpeg -lpng -lz -lm -o build/renderbench
  *   build/renderbench [images-dir [reps]]
+ *   build/renderbench --chain image [reps]     (only overlay + PNG + base64)
  *
  * Encode times are the median of reps encodes of each image, summed over
  * the images and scaled to the pixels of one 512x341 image; sizes are
@@ -16,6 +17,7 @@
 #include "render_internal.h"
 
 #include <dirent.h>
+#include <malloc.h>
 #include <math.h>
 #include <png.h>
 #include <stdio.h>
@@ -192,9 +194,79 @@ static int same_pixels(const uint8_t *png, size_t len, const cam_image *img) {
     return ok;
 }
 
+/* overlay + PNG + base64 of img, reps times: the per-response encode stage
+ * of /cam.  Prints the medians; 0 on error. */
+static int run_chain(const cam_image *img, const float *heat, const char *name, int reps) {
+    double *to = malloc((size_t)reps * sizeof *to), *tp = malloc((size_t)reps * sizeof *tp),
+           *tb = malloc((size_t)reps * sizeof *tb), *tt = malloc((size_t)reps * sizeof *tt);
+    size_t png_len = 0, b64_len = 0;
+    int ok = 1;
+    for (int k = 0; ok && k < reps; k++) {
+        cam_image ov;
+        uint8_t *png;
+        char err[256];
+        double t0 = now_ms();
+        if (cam_overlay(img, heat, CAM_CMAP_JET, 0.5f, &ov, err, sizeof err) != CAM_OK) {
+            ok = 0;
+            break;
+        }
+        double t1 = now_ms();
+        if (cam_png_encode_rgb(&ov, &png, &png_len, err, sizeof err) != CAM_OK) {
+            cam_image_free(&ov);
+            ok = 0;
+            break;
+        }
+        double t2 = now_ms();
+        char *b64 = malloc(cam_base64_len(png_len));
+        b64_len = cam_base64_encode(png, png_len, b64);
+        double t3 = now_ms();
+        to[k] = t1 - t0;
+        tp[k] = t2 - t1;
+        tb[k] = t3 - t2;
+        tt[k] = t3 - t0;
+        if (k == 0 && !same_pixels(png, png_len, &ov)) {
+            fprintf(stderr, "renderbench: chain: %s overlay PNG decodes to other pixels\n", name);
+            ok = 0;
+        }
+        free(b64);
+        free(png);
+        cam_image_free(&ov);
+    }
+    if (ok)
+        printf("\nchain on %s %dx%d (median of %d): overlay %.3f ms, png %.3f ms (%zu bytes), base64 %.3f ms "
+               "(%zu chars), total %.3f ms\n",
+               name, img->width, img->height, reps, median(to, reps), median(tp, reps), png_len, median(tb, reps),
+               b64_len, median(tt, reps));
+    else
+        fprintf(stderr, "renderbench: chain on %s failed\n", name);
+    free(to);
+    free(tp);
+    free(tb);
+    free(tt);
+    return ok;
+}
+
 #define MAX_IMAGES 32
 
 int main(int argc, char **argv) {
+    /* the server's malloc settings (server/cmd_serve.c): without them every
+     * encode faults its buffers in afresh (~350 page faults, a third of the
+     * chain's time), which the server does not pay */
+    mallopt(M_MMAP_THRESHOLD, 4 << 20);
+    mallopt(M_TRIM_THRESHOLD, 16 << 20);
+    /* --chain IMAGE [reps]: only the encode stage, e.g. under callgrind */
+    if (argc > 2 && strcmp(argv[1], "--chain") == 0) {
+        cam_image img;
+        if (!load(argv[2], &img)) {
+            fprintf(stderr, "renderbench: cannot decode %s\n", argv[2]);
+            return 1;
+        }
+        float *heat = fake_heat(img.width, img.height);
+        int ok = run_chain(&img, heat, argv[2], argc > 3 && atoi(argv[3]) > 0 ? atoi(argv[3]) : 50);
+        free(heat);
+        cam_image_free(&img);
+        return ok ? 0 : 1;
+    }
     const char *dir = argc > 1 ? argv[1] : "../shared/images";
     int reps = argc > 2 ? atoi(argv[2]) : 20;
     if (reps < 1) reps = 1;
@@ -320,34 +392,8 @@ int main(int argc, char **argv) {
         if (photos[i].width == 512 && photos[i].height == 341) pick = i;
     cam_image *img = &photos[pick];
     float *heat = fake_heat(img->width, img->height);
-    double *to = malloc(50 * sizeof *to), *tp = malloc(50 * sizeof *tp), *tb = malloc(50 * sizeof *tb),
-           *tt = malloc(50 * sizeof *tt);
-    size_t png_len = 0, b64_len = 0;
-    for (int k = 0; k < 50; k++) {
-        cam_image ov;
-        uint8_t *png;
-        char err[256];
-        double t0 = now_ms();
-        if (cam_overlay(img, heat, CAM_CMAP_JET, 0.5f, &ov, err, sizeof err) != CAM_OK) return 1;
-        double t1 = now_ms();
-        if (cam_png_encode_rgb(&ov, &png, &png_len, err, sizeof err) != CAM_OK) return 1;
-        double t2 = now_ms();
-        char *b64 = malloc(cam_base64_len(png_len));
-        b64_len = cam_base64_encode(png, png_len, b64);
-        double t3 = now_ms();
-        to[k] = t1 - t0;
-        tp[k] = t2 - t1;
-        tb[k] = t3 - t2;
-        tt[k] = t3 - t0;
-        free(b64);
-        free(png);
-        cam_image_free(&ov);
-    }
-    printf("\nchain on %s %dx%d (median of 50): overlay %.3f ms, png %.3f ms (%zu bytes), base64 %.3f ms "
-           "(%zu chars), total %.3f ms\n",
-           names[pick], img->width, img->height, median(to, 50), median(tp, 50), png_len, median(tb, 50), b64_len,
-           median(tt, 50));
-
+    if (!run_chain(img, heat, names[pick], 50)) return 1;
+    double *to = malloc(50 * sizeof *to);
     /* preprocessing of the same photo for the two model kinds */
     cam_preprocess pps[2] = {
         {CAM_RESIZE_STRETCH, 256, 224, 224, 0, {128, 128, 128}, {128, 128, 128}},
@@ -370,9 +416,6 @@ int main(int argc, char **argv) {
     free(net);
     free(heat);
     free(to);
-    free(tp);
-    free(tb);
-    free(tt);
     free(t);
     for (int i = 0; i < n; i++) {
         cam_image_free(&photos[i]);
