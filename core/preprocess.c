@@ -376,37 +376,55 @@ static void hv_make(axis *a) {
     const int lanes = 4 * a->taps, nv = 3 * a->n;
     int G = (a->maxlen + 3) / 4, B = (nv + 15) / 16;
     if (G < 1) G = 1;
+    if (G > 16) return; /* windows of 64+ taps cannot fit 128 bytes anyway */
     size_t per = (size_t)4 * G * 64;
     int32_t *base = malloc((size_t)B * sizeof *base);
     uint8_t *vb = malloc((size_t)B * per);
     if (!base || !vb) goto fail;
-    /* only the last block has lanes without a value; every other byte is
+    /* only the last block has lanes without a value; every other lane is
      * written below */
     memset(vb + (size_t)(B - 1) * per, 0, per);
     for (int b = 0; b < B; b++) base[b] = 3 * a->lo[16 * b / 3];
-    /* without branches on the weights: a per-output branch on zero tail
-     * weights mispredicts often enough to cost more than the filling */
-    unsigned bad = 0;
     for (int i = 0; i < a->n; i++) {
         const int32_t *ki = a->k + (size_t)i * lanes;
-        for (int x = 0; x < 4 * G; x++) {
-            int32_t w = x < a->taps ? ki[x / 2 * 8 + x % 2 * 3] : 0;
-            int d0 = ((w + 128) & 255) - 128, w1 = (w - d0) >> 8;
-            int d1 = ((w1 + 128) & 255) - 128, d2 = (w1 - d1) >> 8; /* <= 64: w <= 2^22 */
-            int g = x / 4;
+        int last = -1; /* the last nonzero tap */
+        uint32_t pos0[3];
+        uint8_t *t[3];
+        for (int c = 0; c < 3; c++) {
+            int v = 3 * i + c;
+            pos0[c] = (uint32_t)(3 * a->lo[i] + c - base[v >> 4]);
+            t[c] = vb + (size_t)(v >> 4) * per + 4 * (v & 15);
+        }
+        for (int g = 0; g < G; g++) {
+            /* a lane's 4 digits of one kind as one word: the same for the 3
+             * channels of output i, whose indices differ by 1 */
+            uint32_t w2 = 0, w1 = 0, w0 = 0, iw = 0;
+            for (int j = 0; j < 4; j++) {
+                int x = 4 * g + j;
+                int32_t w = x < a->taps ? ki[x / 2 * 8 + x % 2 * 3] : 0;
+                int d0 = ((w + 128) & 255) - 128, r = (w - d0) >> 8;
+                int d1 = ((r + 128) & 255) - 128, d2 = (r - d1) >> 8; /* <= 64: w <= 2^22 */
+                w2 |= (uint32_t)(uint8_t)(int8_t)d2 << 8 * j;
+                w1 |= (uint32_t)(uint8_t)(int8_t)d1 << 8 * j;
+                w0 |= (uint32_t)(uint8_t)(int8_t)d0 << 8 * j;
+                iw |= (uint32_t)(3 * j) << 8 * j;
+                if (w) last = x;
+            }
             for (int c = 0; c < 3; c++) {
-                int v = 3 * i + c, b = v >> 4, j = 4 * (v & 15) + x % 4;
-                int pos = 3 * (a->lo[i] + x) + c - base[b];
-                bad |= (unsigned)(w != 0) & (unsigned)(pos < 0 || pos >= 128);
-                uint8_t *t = vb + (size_t)b * per;
-                t[g * 64 + j] = (uint8_t)(w ? pos : 0); /* padding taps read byte 0 with weight 0 */
-                t[(G + g) * 64 + j] = (uint8_t)(int8_t)d2;
-                t[(2 * G + g) * 64 + j] = (uint8_t)(int8_t)d1;
-                t[(3 * G + g) * 64 + j] = (uint8_t)(int8_t)d0;
+                /* pos0 + 3x in each byte: no carry into a tap whose weight
+                 * counts (checked below: < 128); vpermt2b reads the low 7
+                 * bits of an index, so where the weight is 0 any value is
+                 * harmless */
+                uint32_t idx = iw + (pos0[c] + 12u * (unsigned)g) * 0x01010101u;
+                memcpy(t[c] + g * 64, &idx, 4);
+                memcpy(t[c] + (G + g) * 64, &w2, 4);
+                memcpy(t[c] + (2 * G + g) * 64, &w1, 4);
+                memcpy(t[c] + (3 * G + g) * 64, &w0, 4);
             }
         }
+        for (int c = 0; c < 3; c++)
+            if (last >= 0 && pos0[c] + 3u * (unsigned)last >= 128) goto fail; /* the window does not fit */
     }
-    if (bad) goto fail; /* a window wider than 128 bytes */
     a->vgroups = G;
     a->vblocks = B;
     a->vbase = base;
