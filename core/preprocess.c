@@ -314,21 +314,18 @@ static HV_TARGET __attribute__((noinline)) void hpass_row_vnni(const uint8_t *re
  * to_planar holds, computed here in the same single precision (sub, then
  * an IEEE division: the same float), so the output is bit for bit that of
  * vpass_row + to_planar without the 8-bit row between them. */
-static HV_TARGET __attribute__((noinline)) void vpass_planar(const uint8_t *const *rows, const int32_t *k, int taps, int w,
-                                   const float *mean, const float *std, const int *src, const float (*lut)[256],
-                                   float *restrict o0, float *restrict o1, float *restrict o2) {
+/* T: taps, a constant in the common cases (3, 5, 7: Pillow's windows for
+ * reductions up to 1x, 2x, 3x) so that the weights stay in registers */
+static inline __attribute__((always_inline)) HV_TARGET int
+vp_blocks(const uint8_t *const *rows, const int32_t *k, const int T, int w, __m512i pv, const float *mean,
+          const float *std, float *restrict o0, float *restrict o1, float *restrict o2) {
     const __m512i round = _mm512_set1_epi32(1 << (PREC - 1)), zero = _mm512_setzero_si512();
-    /* 48 interleaved bytes -> 16 of channel src[0], 16 of src[1], 16 of src[2] */
-    uint8_t perm[64] = {0};
-    for (int c = 0; c < 3; c++)
-        for (int p = 0; p < 16; p++) perm[16 * c + p] = (uint8_t)(3 * p + src[c]);
-    const __m512i pv = _mm512_loadu_si512(perm);
     const __m512 m0 = _mm512_set1_ps(mean[0]), m1 = _mm512_set1_ps(mean[1]), m2 = _mm512_set1_ps(mean[2]);
     const __m512 s0 = _mm512_set1_ps(std[0]), s1 = _mm512_set1_ps(std[1]), s2 = _mm512_set1_ps(std[2]);
     int x = 0;
     for (; x + 16 <= w; x += 16) {
         __m512i a0 = round, a1 = round, a2 = round;
-        for (int t = 0; t < taps; t++) {
+        for (int t = 0; t < T; t++) {
             const uint8_t *r = rows[t] + 3 * x;
             __m512i kt = _mm512_set1_epi32(k[t]);
             a0 = _mm512_add_epi32(a0, _mm512_mullo_epi32(_mm512_cvtepu8_epi32(_mm_loadu_si128((const void *)r)), kt));
@@ -349,6 +346,24 @@ static HV_TARGET __attribute__((noinline)) void vpass_planar(const uint8_t *cons
         _mm512_storeu_ps(o0 + x, _mm512_div_ps(_mm512_sub_ps(f0, m0), s0));
         _mm512_storeu_ps(o1 + x, _mm512_div_ps(_mm512_sub_ps(f1, m1), s1));
         _mm512_storeu_ps(o2 + x, _mm512_div_ps(_mm512_sub_ps(f2, m2), s2));
+    }
+    return x;
+}
+
+static HV_TARGET __attribute__((noinline)) void vpass_planar(const uint8_t *const *rows, const int32_t *k, int taps, int w,
+                                   const float *mean, const float *std, const int *src, const float (*lut)[256],
+                                   float *restrict o0, float *restrict o1, float *restrict o2) {
+    /* 48 interleaved bytes -> 16 of channel src[0], 16 of src[1], 16 of src[2] */
+    uint8_t perm[64] = {0};
+    for (int c = 0; c < 3; c++)
+        for (int p = 0; p < 16; p++) perm[16 * c + p] = (uint8_t)(3 * p + src[c]);
+    const __m512i pv = _mm512_loadu_si512(perm);
+    int x;
+    switch (taps) {
+    case 3: x = vp_blocks(rows, k, 3, w, pv, mean, std, o0, o1, o2); break;
+    case 5: x = vp_blocks(rows, k, 5, w, pv, mean, std, o0, o1, o2); break;
+    case 7: x = vp_blocks(rows, k, 7, w, pv, mean, std, o0, o1, o2); break;
+    default: x = vp_blocks(rows, k, taps, w, pv, mean, std, o0, o1, o2); break;
     }
     for (; x < w; x++) /* the last w % 16 pixels as vpass_row + to_planar */
         for (int c = 0; c < 3; c++) {
