@@ -383,7 +383,7 @@ static int hv_available(void) { return 0; }
  * values (value v = channel v % 3 of output v / 3), the first byte it
  * reads, then per 4-tap group g the 64 byte indices into the block's
  * 128-byte window (lane l, tap 4g + j at 4l + j), then the 64 digits d2,
- * d1 and d0 of the weights (zero for padding taps, whose index is 0).
+ * d1 and d0 of the weights (zero for padding taps).
  * Leaves a->vb NULL (hpass_row is used) when a window does not fit or
  * memory is short: a slower path, not an error. */
 static void hv_make(axis *a) {
@@ -533,9 +533,11 @@ static cam_status resample(const cam_image *img, int rw, int rh, int x_first, in
         st = cam__fail(err, errlen, CAM_ELIMIT, "resize: intermediate rows too large");
         goto done;
     }
+    /* the network input straight from the vertical pass (vpass_planar) */
+    const int fused = HV_BUILT && sk->out && vpass && hv_available();
     /* w32: see hpass_row; calloc provides the zeros after the row */
     size_t w32_n = (size_t)ax.in_count * 3 + (size_t)ax.taps * 3 + 8;
-    if ((hpass && vpass && !(ring = malloc(ring_bytes))) || (sk->out && !(rowbuf = malloc(row_bytes))) ||
+    if ((hpass && vpass && !(ring = malloc(ring_bytes))) || (sk->out && !fused && !(rowbuf = malloc(row_bytes))) ||
         (hpass && !ax.vb && !(w32 = calloc(w32_n, sizeof *w32))) ||
         (vpass && (!(acc = malloc(row_bytes * sizeof *acc)) || !(rows = malloc((size_t)ay.taps * sizeof *rows))))) {
         st = cam__fail(err, errlen, CAM_ENOMEM, "resize: out of memory");
@@ -571,7 +573,7 @@ static cam_status resample(const cam_image *img, int rw, int rh, int x_first, in
             rows[t] = hpass ? ring + (size_t)((lo + t) % ay.taps) * row_bytes : IN_ROW(lo + t);
         const int32_t *k = ay.k + (size_t)y * (size_t)ay.taps;
 #if HV_BUILT
-        if (sk->out && hv_available()) {
+        if (fused) {
             float *o = sk->out + (size_t)y * (size_t)w;
             size_t plane = (size_t)w * (size_t)h;
             vpass_planar(rows, k, taps, w, sk->mean, sk->std, sk->src, sk->lut, o, o + plane, o + 2 * plane);
