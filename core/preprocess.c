@@ -21,6 +21,7 @@
 #include "internal.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -503,6 +504,52 @@ static void sink_put(const sink *sk, int y, const uint8_t *row) {
                   (size_t)sk->w * (size_t)sk->h);
 }
 
+/* Each thread keeps the coefficients of its last resampling for the next
+ * call: a server resizes photos of the same few sizes to the same network
+ * input over and over, and making them (axis_make, hv_make) is ~10% of a
+ * 512x384 -> 224x224 call.  Per thread, so without locks; the key's
+ * destructor frees them when the thread exits.  Small tables only, so
+ * that an odd huge resize does not stay pinned to every thread. */
+#define CACHE_MAX_BYTES (512 * 1024)
+typedef struct axes_cache {
+    int key[8];
+    axis ax, ay;
+} axes_cache;
+static pthread_key_t cache_key;
+static pthread_once_t cache_once = PTHREAD_ONCE_INIT;
+static int cache_ok;
+
+static void cache_free(void *p) {
+    axes_cache *c = p;
+    axis_free(&c->ax);
+    axis_free(&c->ay);
+    free(c);
+}
+
+static void cache_init(void) { cache_ok = pthread_key_create(&cache_key, cache_free) == 0; }
+
+/* at most: the horizontal layout has taps / 2 chunks of 8 lanes per output */
+static size_t axis_bytes(const axis *a) {
+    return (size_t)a->n * (sizeof *a->lo + (size_t)a->taps * 4 * sizeof *a->k) +
+           (size_t)a->vblocks * 4 * (size_t)a->vgroups * 64;
+}
+
+/* Hands ax and ay over to the thread's cache under key, or frees them. */
+static void cache_put(const int key[8], axis *ax, axis *ay) {
+    axes_cache *c = cache_ok ? pthread_getspecific(cache_key) : NULL;
+    if (!cache_ok || axis_bytes(ax) + axis_bytes(ay) > CACHE_MAX_BYTES || (!c && !(c = calloc(1, sizeof *c)))) {
+        axis_free(ax);
+        axis_free(ay);
+        return;
+    }
+    axis_free(&c->ax);
+    axis_free(&c->ay);
+    memcpy(c->key, key, sizeof c->key);
+    c->ax = *ax;
+    c->ay = *ay;
+    if (pthread_setspecific(cache_key, c) != 0) cache_free(c);
+}
+
 /* Pixels [x_first, x_first + w) x [y_first, y_first + h) of img resized to
  * rw x rh, into sk.  The passes are interleaved: an input row goes through
  * the horizontal pass just before the first output row that needs it,
@@ -512,15 +559,25 @@ static void sink_put(const sink *sk, int y, const uint8_t *row) {
  * whenever malloc returned it to the system). */
 static cam_status resample(const cam_image *img, int rw, int rh, int x_first, int w, int y_first, int h,
                            const sink *sk, char *err, size_t errlen) {
+    const int key[8] = {img->width, img->height, rw, rh, x_first, w, y_first, h};
+    pthread_once(&cache_once, cache_init);
+    axes_cache *c = cache_ok ? pthread_getspecific(cache_key) : NULL;
     axis ax, ay;
-    cam_status st = axis_make(img->width, rw, x_first, w, 1, &ax, err, errlen);
-    if (st != CAM_OK) return st;
-    st = axis_make(img->height, rh, y_first, h, 0, &ay, err, errlen);
-    if (st != CAM_OK) {
-        axis_free(&ax);
-        return st;
+    cam_status st = CAM_OK;
+    if (c && memcmp(c->key, key, sizeof key) == 0) {
+        ax = c->ax;
+        ay = c->ay;
+    } else {
+        c = NULL;
+        st = axis_make(img->width, rw, x_first, w, 1, &ax, err, errlen);
+        if (st != CAM_OK) return st;
+        st = axis_make(img->height, rh, y_first, h, 0, &ay, err, errlen);
+        if (st != CAM_OK) {
+            axis_free(&ax);
+            return st;
+        }
+        hv_make(&ax);
     }
-    hv_make(&ax);
     uint8_t *ring = NULL, *rowbuf = NULL;
     int32_t *w32 = NULL, *acc = NULL;
     const uint8_t **rows = NULL;
@@ -592,8 +649,7 @@ done:
     free(w32);
     free(acc);
     free(rows);
-    axis_free(&ax);
-    axis_free(&ay);
+    if (!c) cache_put(key, &ax, &ay); /* else they are the cache's */
     return st;
 }
 

@@ -3,6 +3,7 @@
 #include "check.h"
 #include "internal.h"
 
+#include <pthread.h>
 #include <time.h>
 
 static double now_ms(void) {
@@ -536,6 +537,59 @@ TEST(preprocess_same_as_before) {
     free(net);
 }
 
+/* Each thread keeps its last coefficients: threads resizing different
+ * sizes at once, each switching sizes, get what a fresh call gives. */
+typedef struct {
+    const cam_image *im;
+    const float *want[2];
+    int bad;
+} cache_job;
+
+static const int cache_sizes[2][2] = {{224, 224}, {97, 61}};
+
+static void *cache_worker(void *arg) {
+    cache_job *j = arg;
+    float *net = malloc(3 * 224 * 224 * sizeof *net);
+    for (int k = 0; k < 40; k++) {
+        int s = k % 3 == 2; /* two calls of one size, then one of the other */
+        cam_preprocess pp = {CAM_RESIZE_STRETCH, 0, cache_sizes[s][1], cache_sizes[s][0], 0, {128, 128, 128},
+                             {128, 128, 128}};
+        cam_geometry g;
+        size_t n = (size_t)3 * cache_sizes[s][0] * cache_sizes[s][1];
+        if (cam_preprocess_image(j->im, j->im->width, j->im->height, &pp, net, &g, NULL, 0) != CAM_OK ||
+            memcmp(net, j->want[s], n * sizeof *net) != 0)
+            j->bad++;
+    }
+    free(net);
+    return NULL;
+}
+
+TEST(preprocess_threads_and_cache) {
+    cam_image ims[2] = {make_img(512, 384, 0, noise), make_img(333, 500, 5, pattern)};
+    cache_job jobs[4];
+    float *want[2][2];
+    for (int i = 0; i < 2; i++)
+        for (int s = 0; s < 2; s++) {
+            want[i][s] = malloc((size_t)3 * cache_sizes[s][0] * cache_sizes[s][1] * sizeof(float));
+            cam_preprocess pp = {CAM_RESIZE_STRETCH, 0, cache_sizes[s][1], cache_sizes[s][0], 0, {128, 128, 128},
+                                 {128, 128, 128}};
+            cam_geometry g;
+            CHECK(cam_preprocess_image(&ims[i], ims[i].width, ims[i].height, &pp, want[i][s], &g, NULL, 0) == CAM_OK,
+                  "preprocess");
+        }
+    pthread_t tid[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t] = (cache_job){&ims[t % 2], {want[t % 2][0], want[t % 2][1]}, 0};
+        CHECK(pthread_create(&tid[t], NULL, cache_worker, &jobs[t]) == 0, "pthread_create");
+    }
+    for (int t = 0; t < 4; t++) pthread_join(tid[t], NULL);
+    for (int t = 0; t < 4; t++) CHECK(jobs[t].bad == 0, "thread %d: %d of 40 calls differ", t, jobs[t].bad);
+    for (int i = 0; i < 2; i++) {
+        for (int s = 0; s < 2; s++) free(want[i][s]);
+        free(ims[i].rgb);
+    }
+}
+
 TEST(preprocess_invalid) {
     cam_image im = make_img(64, 48, 0, pattern);
     float *out = malloc(3 * 224 * 224 * sizeof *out);
@@ -621,6 +675,7 @@ int main(void) {
     RUN(preprocess_crop_equals_resize_then_crop);
     RUN(preprocess_equals_resize_then_normalise);
     RUN(preprocess_same_as_before);
+    RUN(preprocess_threads_and_cache);
     RUN(preprocess_invalid);
     RUN(timing_resize_preprocess);
     return check_summary();
