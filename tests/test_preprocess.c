@@ -3,6 +3,7 @@
 #include "check.h"
 #include "internal.h"
 
+#include <pthread.h>
 #include <time.h>
 
 static double now_ms(void) {
@@ -466,6 +467,129 @@ TEST(preprocess_crop_equals_resize_then_crop) {
     free(net);
 }
 
+/* The network input is the resized image, normalised: cam_preprocess_image
+ * (its own vertical pass writing the float planes directly, and with
+ * AVX-512 VNNI its own horizontal kernel) against cam_image_resize (pinned
+ * to Pillow above) followed by the float expression of the table, for
+ * sizes that exercise every path: widths not a multiple of 16 (the scalar
+ * tail), reductions beyond the VNNI kernel's 128-byte window (its
+ * fallback), identity axes, enlargements, padded strides, BGR. */
+TEST(preprocess_equals_resize_then_normalise) {
+    static const int sizes[][4] = {
+        {512, 384, 224, 224}, {512, 341, 224, 224}, {640, 480, 299, 299}, {1024, 768, 224, 224},
+        {4000, 3000, 224, 224}, {700, 300, 17, 33}, {224, 224, 224, 224}, {224, 500, 224, 97},
+        {333, 224, 101, 224}, {50, 40, 224, 224}, {7, 5, 3, 2}, {1, 1, 5, 3},
+        {3, 700, 2, 9}, {1000, 2, 31, 1}, {260, 260, 16, 16}, {97, 61, 48, 47},
+    };
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+        int iw = sizes[i][0], ih = sizes[i][1], ow = sizes[i][2], oh = sizes[i][3];
+        cam_image im = make_img(iw, ih, (int)i % 4 * 3, noise);
+        cam_image ref = resize(&im, ow, oh);
+        cam_preprocess pp = {CAM_RESIZE_STRETCH, 0, oh, ow, (int)i % 2, {123.675f, 116.28f, 103.53f},
+                             {58.395f, 57.12f, 57.375f}};
+        if (i % 3 == 0) pp = (cam_preprocess){CAM_RESIZE_STRETCH, 0, oh, ow, 0, {128, 128, 128}, {128, 128, 128}};
+        float *net = malloc((size_t)3 * ow * oh * sizeof *net);
+        cam_geometry g;
+        char err[256];
+        CHECK(cam_preprocess_image(&im, iw, ih, &pp, net, &g, err, sizeof err) == CAM_OK, "%s", err);
+        for (int c = 0; c < 3; c++)
+            for (int y = 0; y < oh; y++)
+                for (int x = 0; x < ow; x++) {
+                    float want = ((float)px(&ref, x, y, pp.bgr ? 2 - c : c) - pp.mean[c]) / pp.std[c];
+                    float got = net[((size_t)c * oh + y) * ow + x];
+                    CHECK(memcmp(&got, &want, sizeof got) == 0, "%dx%d -> %dx%d at (%d,%d,%d): %.9g, want %.9g", iw, ih,
+                          ow, oh, x, y, c, (double)got, (double)want);
+                }
+        free(net);
+        cam_image_free(&ref);
+        free(im.rgb);
+    }
+}
+
+/* Bit for bit the network inputs of the implementation before the VNNI
+ * horizontal kernel and the fused vertical pass (two passes through a whole
+ * 8-bit intermediate image, then a table): FNV-1a of the float bytes, from
+ * the commit before those changes. */
+TEST(preprocess_same_as_before) {
+    static const struct { int iw, ih, mode, bgr; uint64_t fnv; } ref[] = {
+        {512, 384, 0, 0, 0x1c646a276a73b582ULL},  {512, 341, 1, 0, 0xa46282191588bfd8ULL},
+        {1024, 768, 0, 1, 0x8fe43f4d9e0a08d9ULL}, {640, 427, 1, 1, 0x3ffc25a46b2ca480ULL},
+        {301, 999, 0, 0, 0x3ef3f2b4374ba8d4ULL},  {4000, 3000, 0, 0, 0x17cc8c4fbc00cf04ULL},
+    };
+    float *net = malloc(3 * 224 * 224 * sizeof *net);
+    for (size_t i = 0; i < sizeof ref / sizeof ref[0]; i++) {
+        cam_image im = make_img(ref[i].iw, ref[i].ih, (int)i % 3 * 2, i % 2 ? pattern : noise);
+        cam_preprocess pp = {(cam_resize_mode)ref[i].mode, 256, 224, 224, ref[i].bgr, {123.675f, 116.28f, 103.53f},
+                             {58.395f, 57.12f, 57.375f}};
+        cam_geometry g;
+        char err[256];
+        CHECK(cam_preprocess_image(&im, ref[i].iw, ref[i].ih, &pp, net, &g, err, sizeof err) == CAM_OK, "%s", err);
+        uint64_t h = 0xcbf29ce484222325ULL;
+        const uint8_t *b = (const uint8_t *)net;
+        for (size_t k = 0; k < 3 * 224 * 224 * sizeof *net; k++) {
+            h ^= b[k];
+            h *= 0x100000001b3ULL;
+        }
+        CHECK(h == ref[i].fnv, "%dx%d mode %d bgr %d: fnv %016llx, before %016llx", ref[i].iw, ref[i].ih, ref[i].mode,
+              ref[i].bgr, (unsigned long long)h, (unsigned long long)ref[i].fnv);
+        free(im.rgb);
+    }
+    free(net);
+}
+
+/* Each thread keeps its last coefficients: threads resizing different
+ * sizes at once, each switching sizes, get what a fresh call gives. */
+typedef struct {
+    const cam_image *im;
+    const float *want[2];
+    int bad;
+} cache_job;
+
+static const int cache_sizes[2][2] = {{224, 224}, {97, 61}};
+
+static void *cache_worker(void *arg) {
+    cache_job *j = arg;
+    float *net = malloc(3 * 224 * 224 * sizeof *net);
+    for (int k = 0; k < 40; k++) {
+        int s = k % 3 == 2; /* two calls of one size, then one of the other */
+        cam_preprocess pp = {CAM_RESIZE_STRETCH, 0, cache_sizes[s][1], cache_sizes[s][0], 0, {128, 128, 128},
+                             {128, 128, 128}};
+        cam_geometry g;
+        size_t n = (size_t)3 * cache_sizes[s][0] * cache_sizes[s][1];
+        if (cam_preprocess_image(j->im, j->im->width, j->im->height, &pp, net, &g, NULL, 0) != CAM_OK ||
+            memcmp(net, j->want[s], n * sizeof *net) != 0)
+            j->bad++;
+    }
+    free(net);
+    return NULL;
+}
+
+TEST(preprocess_threads_and_cache) {
+    cam_image ims[2] = {make_img(512, 384, 0, noise), make_img(333, 500, 5, pattern)};
+    cache_job jobs[4];
+    float *want[2][2];
+    for (int i = 0; i < 2; i++)
+        for (int s = 0; s < 2; s++) {
+            want[i][s] = malloc((size_t)3 * cache_sizes[s][0] * cache_sizes[s][1] * sizeof(float));
+            cam_preprocess pp = {CAM_RESIZE_STRETCH, 0, cache_sizes[s][1], cache_sizes[s][0], 0, {128, 128, 128},
+                                 {128, 128, 128}};
+            cam_geometry g;
+            CHECK(cam_preprocess_image(&ims[i], ims[i].width, ims[i].height, &pp, want[i][s], &g, NULL, 0) == CAM_OK,
+                  "preprocess");
+        }
+    pthread_t tid[4];
+    for (int t = 0; t < 4; t++) {
+        jobs[t] = (cache_job){&ims[t % 2], {want[t % 2][0], want[t % 2][1]}, 0};
+        CHECK(pthread_create(&tid[t], NULL, cache_worker, &jobs[t]) == 0, "pthread_create");
+    }
+    for (int t = 0; t < 4; t++) pthread_join(tid[t], NULL);
+    for (int t = 0; t < 4; t++) CHECK(jobs[t].bad == 0, "thread %d: %d of 40 calls differ", t, jobs[t].bad);
+    for (int i = 0; i < 2; i++) {
+        for (int s = 0; s < 2; s++) free(want[i][s]);
+        free(ims[i].rgb);
+    }
+}
+
 TEST(preprocess_invalid) {
     cam_image im = make_img(64, 48, 0, pattern);
     float *out = malloc(3 * 224 * 224 * sizeof *out);
@@ -549,6 +673,9 @@ int main(void) {
     RUN(preprocess_geometry);
     RUN(preprocess_crop_matches_torchvision);
     RUN(preprocess_crop_equals_resize_then_crop);
+    RUN(preprocess_equals_resize_then_normalise);
+    RUN(preprocess_same_as_before);
+    RUN(preprocess_threads_and_cache);
     RUN(preprocess_invalid);
     RUN(timing_resize_preprocess);
     return check_summary();
