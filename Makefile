@@ -97,7 +97,7 @@ clean:
 # (found by fuzz_multipart); server/http_body.c refuses bodies that could
 # reach that path (nested multipart/mixed) before the parser sees them.
 FUZZ_SECONDS ?= 60
-FUZZ_TARGETS ?= onnx image multipart json query
+FUZZ_TARGETS ?= onnx image multipart json query render
 FUZZ_ARGS ?= -artifact_prefix=build/fuzz/ -print_final_stats=1
 FUZZ_FLAGS := -fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer -DCAM_NO_CLONES
 fuzz:

@@ -11,6 +11,7 @@
 #include "fuzz/fuzz_multipart.c"
 #include "fuzz/fuzz_json.c"
 #include "fuzz/fuzz_query.c"
+#include "fuzz/fuzz_render.c"
 
 typedef int (*target_fn)(const uint8_t *, size_t);
 static const struct { const char *dir; target_fn fn; } targets[] = {
@@ -19,6 +20,7 @@ static const struct { const char *dir; target_fn fn; } targets[] = {
     {"tests/fuzz/corpus/multipart", cam_fuzz_multipart},
     {"tests/fuzz/corpus/json", cam_fuzz_json},
     {"tests/fuzz/corpus/query", cam_fuzz_query},
+    {"tests/fuzz/corpus/render", cam_fuzz_render},
 };
 
 static const char *g_dir;
