@@ -52,7 +52,7 @@ $(SERVER_LIB): $(SERVER_LIB_OBJ)
 $(BIN): $(BUILD)/obj/server/main.o $(SERVER_LIB) $(LIB)
 	$(CC) $(CFLAGS) -o $@ $(BUILD)/obj/server/main.o $(SERVER_LIB) $(LIB) $(SERVER_LIBS) $(LDLIBS)
 
-$(BUILD)/tests/%: tests/%.c $(SERVER_LIB) $(LIB) $(wildcard tests/*.h include/*.h core/*.h server/*.h)
+$(BUILD)/tests/%: tests/%.c $(SERVER_LIB) $(LIB) $(wildcard tests/*.h tests/fuzz/*.c include/*.h core/*.h server/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Iserver -o $@ $< $(SERVER_LIB) $(LIB) $(LDLIBS)
 
