@@ -726,7 +726,11 @@ cam_status cam_preprocess_image(const cam_image *img, int full_w, int full_h, co
             rh = S;
             rw = (int)((double)((int64_t)S * full_w) / (double)full_h);
         }
-        if (rw > MAX_SIDE || rh > MAX_SIDE)
+        /* The resized image is never made: only its w x h window is
+         * computed, so a long, thin photo (270x1 -> 69120x256) is fine.  The
+         * bound only keeps the sizes inside int: S <= MAX_NET_SIDE (2^13)
+         * and a side <= MAX_SIDE (2^16) give at most 2^29. */
+        if (rw > (1 << 29) || rh > (1 << 29))
             return cam__fail(err, errlen, CAM_ELIMIT, "preprocess: resized image %dx%d too large", rw, rh);
         /* torchvision's center_crop: int(round((H - h) / 2.0)); Python
          * rounds halves to even, as rint does in the default mode */

@@ -590,6 +590,37 @@ TEST(preprocess_threads_and_cache) {
     }
 }
 
+/* A long, thin photo with a shorter-side crop: the resized image (4000x1 ->
+ * 1024000x256) is never made, only the 224x224 crop, so it works; one input
+ * row upscaled to 256 gives 224 equal rows (one column: equal columns). */
+TEST(preprocess_long_thin_crop) {
+    static const int shapes[][2] = {{4000, 1}, {1, 4000}, {270, 1}, {65536, 2}};
+    for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
+        int iw = shapes[i][0], ih = shapes[i][1];
+        cam_image im = make_img(iw, ih, 0, noise);
+        cam_preprocess pp = {CAM_RESIZE_SHORTER_SIDE_CROP, 256, 224, 224, 0, {123.675f, 116.28f, 103.53f},
+                             {58.395f, 57.12f, 57.375f}};
+        float *net = malloc(3 * 224 * 224 * sizeof *net);
+        cam_geometry g;
+        char err[256];
+        CHECK(cam_preprocess_image(&im, iw, ih, &pp, net, &g, err, sizeof err) == CAM_OK, "%dx%d: %s", iw, ih, err);
+        if (ih == 1)
+            for (int c = 0; c < 3; c++)
+                for (int y = 1; y < 224; y++)
+                    CHECK(!memcmp(net + ((size_t)c * 224 + y) * 224, net + (size_t)c * 224 * 224, 224 * sizeof *net),
+                          "%dx%d: row %d differs from row 0", iw, ih, y);
+        if (iw == 1)
+            for (int c = 0; c < 3; c++)
+                for (int y = 0; y < 224; y++)
+                    for (int x = 1; x < 224; x++)
+                        CHECK(net[((size_t)c * 224 + y) * 224 + x] == net[((size_t)c * 224 + y) * 224],
+                              "%dx%d: column %d differs", iw, ih, x);
+        CHECK(g.net_w == 224 && g.image_w == iw && g.sx > 0 && g.sy > 0, "geometry");
+        free(net);
+        free(im.rgb);
+    }
+}
+
 TEST(preprocess_invalid) {
     cam_image im = make_img(64, 48, 0, pattern);
     float *out = malloc(3 * 224 * 224 * sizeof *out);
@@ -676,6 +707,7 @@ int main(void) {
     RUN(preprocess_equals_resize_then_normalise);
     RUN(preprocess_same_as_before);
     RUN(preprocess_threads_and_cache);
+    RUN(preprocess_long_thin_crop);
     RUN(preprocess_invalid);
     RUN(timing_resize_preprocess);
     return check_summary();
