@@ -1224,13 +1224,14 @@ TEST(queued_request_of_a_gone_client_is_not_computed) {
     CHECK(gone >= 0 && hc_send(gone, h, strlen(h)) && hc_send(gone, big, n), "request to abandon");
     free(h);
     /* hang up once it is queued (behind the second busy one) rather than
-     * after a fixed pause: on a loaded machine its body may not have been
-     * read yet.  Under valgrind (one thread at a time) /metrics may not show
-     * it queued for a long while; after 10 s the hang-up goes ahead, and the
-     * server still reads the body that was sent before it. */
+     * after a fixed 20 ms: on a loaded machine its body may not have been
+     * read by then.  At most 1 s: under valgrind (one thread at a time)
+     * /metrics may not show it queued before the busy ones finish, and a
+     * later hang-up would come after it was computed; the server still reads
+     * a body that was sent before the hang-up. */
     hc_resp r;
     int queued = 0;
-    for (double t = hc_now(); hc_now() - t < 10 && queued < 2; usleep(5000)) {
+    for (double t = hc_now(); hc_now() - t < 1 && queued < 2; usleep(5000)) {
         r = req_on(s.port, "GET", "/metrics", NULL, NULL, 0);
         queued = metric(r.body, "camserve_queue_depth");
         hc_free(&r);
