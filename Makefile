@@ -125,7 +125,7 @@ bench-http: all
 # Overload and soak against a live server (issue 7, SECURITY.md), with the load generator
 # build/tools/stress-client; tests/test_abuse.c (slowloris, caps, 15 MB uploads) is in make test.
 STRESS_CLIENT := $(BUILD)/tools/stress-client
-$(STRESS_CLIENT): tools/stress-client.c tests/http_client.h
+$(STRESS_CLIENT): tools/stress-client.c tests/http_client.h tests/timing.h
 	@mkdir -p $(dir $@)
 	$(CC) -std=c11 -O2 -g -Wall -Wextra -D_GNU_SOURCE -pthread -o $@ $<
 stress-overload: all $(STRESS_CLIENT)

@@ -23,22 +23,7 @@
 
 #include "camserve.h"
 #include "image.h"
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec * 1e-6;
-}
-
-static double median(double *a, int n) {
-    for (int i = 1; i < n; i++)
-        for (int j = i; j > 0 && a[j] < a[j - 1]; j--) {
-            double t = a[j];
-            a[j] = a[j - 1];
-            a[j - 1] = t;
-        }
-    return n % 2 ? a[n / 2] : (a[n / 2 - 1] + a[n / 2]) / 2;
-}
+#include "timing.h"
 
 /* ---- synthetic pixels --------------------------------------------------- */
 

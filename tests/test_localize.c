@@ -9,6 +9,7 @@
 
 #include <stdint.h>
 #include <time.h>
+#include "timing.h"
 
 /* ---- helpers ------------------------------------------------------------- */
 
@@ -51,17 +52,6 @@ static void ref_heatmap(const float *map, int h, int w, const cam_geometry *g, i
         double v = out[i];
         out[i] = (v != v || !(mx > mn)) ? 0.0 : (v - mn) / (mx - mn);
     }
-}
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
 }
 
 /* ---- heatmap ------------------------------------------------------------- */
@@ -776,8 +766,8 @@ TEST(perf_heatmap_and_boxes) {
             th[r] = t1 - t0;
             tb[r] = t2 - t1;
         }
-        qsort(th, 50, sizeof(double), cmp_double);
-        qsort(tb, 50, sizeof(double), cmp_double);
+        qsort(th, 50, sizeof(double), cmp_d);
+        qsort(tb, 50, sizeof(double), cmp_d);
         CHECK(n == 1, "no box");
         printf("# %4dx%-4d heatmap %.3f ms  boxes %.3f ms  (median of 50)  box %d,%d..%d,%d score %.2f\n", W, H,
                th[25], tb[25], b.x0, b.y0, b.x1, b.y1, b.score);

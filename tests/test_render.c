@@ -7,22 +7,7 @@
 #include <png.h>
 #include <time.h>
 #include <zlib.h>
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-    qsort(v, (size_t)n, sizeof *v, cmp_d);
-    return v[n / 2];
-}
+#include "timing.h"
 
 static const uint8_t *rgb_at(cam_colormap c, int i) { return cam_colormap_lut(c) + 3 * i; }
 

@@ -13,17 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-static double now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1e3 + ts.tv_nsec * 1e-6;
-}
-
-static int cmp_double(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
+#include "../tests/timing.h"
 
 int main(int argc, char **argv) {
     int runs = argc > 1 ? atoi(argv[1]) : 200;
@@ -61,8 +51,8 @@ int main(int argc, char **argv) {
             th[r] = t1 - t0;
             tb[r] = t2 - t1;
         }
-        qsort(th, (size_t)runs, sizeof(double), cmp_double);
-        qsort(tb, (size_t)runs, sizeof(double), cmp_double);
+        qsort(th, (size_t)runs, sizeof(double), cmp_d);
+        qsort(tb, (size_t)runs, sizeof(double), cmp_d);
         printf("%4dx%-4d  heatmap median %.3f min %.3f ms   boxes median %.3f min %.3f ms   %d box(es)\n", w, h,
                th[runs / 2], th[0], tb[runs / 2], tb[0], n);
         free(heat);

@@ -20,6 +20,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include "../tests/timing.h"
 
 typedef struct spec {
     char method[8], path[512], extra[256];
@@ -149,11 +150,6 @@ static bool load_specs(const char *path) {
     }
     fclose(f);
     return g_n_specs > 0;
-}
-
-static int cmp_d(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
