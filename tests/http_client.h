@@ -277,4 +277,18 @@ static inline int hc_server_stop(hc_server *s, double timeout_s) {
     return -1;
 }
 
+/* At exit: a server still running is killed at once. */
+static inline void hc_server_kill(hc_server *s) {
+    if (s->pid) { kill(s->pid, SIGKILL); waitpid(s->pid, NULL, 0); s->pid = 0; }
+}
+
+/* Removes a test's temporary folder (its logs, models, static files)
+ * unless CAMSERVE_KEEP_TMP is set, to look at them after a failure. */
+static inline void hc_remove_tmp(const char *dir) {
+    if (!dir[0] || getenv("CAMSERVE_KEEP_TMP")) return;
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", dir);
+}
+
 #endif

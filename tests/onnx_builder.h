@@ -120,6 +120,27 @@ static inline void ob_value_info(ob_buf *graph, int field, const char *name, con
 }
 
 /* ModelProto around a graph: IR 7, default opset `opset` */
+/* The MobileNetV3 head, Gemm (transB) -> HardSwish -> Gemm (transB), from
+ * the [1, in] tensor `x` to the [1, classes] tensor `y`, its weights drawn
+ * by rnd(count, seed, scale) with seeds 10-13 (nodes fc1, hs, fc2;
+ * initializers W1, B1, W2, B2). */
+static inline void ob_mlp_head(ob_buf *g, const char *x, const char *y, int in, int hid, int classes,
+                               const float *(*rnd)(int n, unsigned seed, float scale)) {
+    ob_buf n = {0};
+    ob_node_begin(&n, "Gemm", "fc1", (const char *[]){x, "W1", "B1", NULL}, (const char *[]){"H1", NULL});
+    ob_attr_int(&n, "transB", 1);
+    ob_msg(g, 1, &n);
+    ob_node_begin(&n, "HardSwish", "hs", (const char *[]){"H1", NULL}, (const char *[]){"H2", NULL});
+    ob_msg(g, 1, &n);
+    ob_node_begin(&n, "Gemm", "fc2", (const char *[]){"H2", "W2", "B2", NULL}, (const char *[]){y, NULL});
+    ob_attr_int(&n, "transB", 1);
+    ob_msg(g, 1, &n);
+    ob_tensor_f32(g, 5, "W1", (const int64_t[]){hid, in}, 2, rnd(hid * in, 10, 1.0f));
+    ob_tensor_f32(g, 5, "B1", (const int64_t[]){hid}, 1, rnd(hid, 11, 1.0f));
+    ob_tensor_f32(g, 5, "W2", (const int64_t[]){classes, hid}, 2, rnd(classes * hid, 12, 0.5f));
+    ob_tensor_f32(g, 5, "B2", (const int64_t[]){classes}, 1, rnd(classes, 13, 0.5f));
+}
+
 static inline ob_buf ob_model(ob_buf *graph, int64_t opset) {
     ob_buf m = {0}, os = {0};
     ob_int(&m, 1, 7);

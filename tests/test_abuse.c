@@ -415,11 +415,7 @@ TEST(server_exits_0_on_sigterm) {
     if (!g_up) SKIP("no server");
     int rc = hc_server_stop(&g_srv, 30);
     CHECK(rc == 0, "exit code %d", rc);
-    if (!getenv("CAMSERVE_KEEP_TMP")) {
-        char cmd[400];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-        if (system(cmd) != 0) printf("  could not remove %s\n", g_tmp);
-    }
+    hc_remove_tmp(g_tmp);
 }
 
 int main(void) {

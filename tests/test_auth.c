@@ -376,13 +376,8 @@ TEST(servers_stop_cleanly) {
 
 static void cleanup(void) {
     hc_server *all[] = {&g_a, &g_b, &g_c};
-    for (int i = 0; i < 3; i++)
-        if (all[i]->pid) { kill(all[i]->pid, SIGKILL); waitpid(all[i]->pid, NULL, 0); }
-    if (g_tmp[0] && !getenv("CAMSERVE_KEEP_TMP")) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
-    }
+    for (int i = 0; i < 3; i++) hc_server_kill(all[i]);
+    hc_remove_tmp(g_tmp);
 }
 
 int main(void) {

@@ -172,19 +172,7 @@ static ob_buf synth(int C, int classes, pool_kind pk, head_kind hk) {
         break;
     case HEAD_NONLINEAR: {
         /* MobileNetV3: Gemm -> HardSwish -> Gemm */
-        int hid = 24;
-        ob_node_begin(&n, "Gemm", "fc1", (const char *[]){"G", "W1", "B1", NULL}, (const char *[]){"H1", NULL});
-        ob_attr_int(&n, "transB", 1);
-        ob_msg(&g, 1, &n);
-        ob_node_begin(&n, "HardSwish", "hs", (const char *[]){"H1", NULL}, (const char *[]){"H2", NULL});
-        ob_msg(&g, 1, &n);
-        ob_node_begin(&n, "Gemm", "fc2", (const char *[]){"H2", "W2", "B2", NULL}, (const char *[]){"Y", NULL});
-        ob_attr_int(&n, "transB", 1);
-        ob_msg(&g, 1, &n);
-        ob_tensor_f32(&g, 5, "W1", (const int64_t[]){hid, in}, 2, rnd(hid * in, 10, 1.0f));
-        ob_tensor_f32(&g, 5, "B1", (const int64_t[]){hid}, 1, rnd(hid, 11, 1.0f));
-        ob_tensor_f32(&g, 5, "W2", (const int64_t[]){classes, hid}, 2, rnd(classes * hid, 12, 0.5f));
-        ob_tensor_f32(&g, 5, "B2", (const int64_t[]){classes}, 1, rnd(classes, 13, 0.5f));
+        ob_mlp_head(&g, "G", "Y", in, 24, classes, rnd);
         break;
     }
     }

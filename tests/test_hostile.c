@@ -2392,12 +2392,8 @@ TEST(server_exits_0_and_logged_no_errors) {
 }
 
 static void cleanup(void) {
-    if (g_srv.pid) { kill(g_srv.pid, SIGKILL); waitpid(g_srv.pid, NULL, 0); }
-    if (g_tmp[0] && !getenv("CAMSERVE_KEEP_TMP")) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
-    }
+    hc_server_kill(&g_srv);
+    hc_remove_tmp(g_tmp);
     for (int i = 0; i < g_n_leak; i++) free(g_leak_lines[i]);
     free(g_index_html);
     free(g_tiny);

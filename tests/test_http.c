@@ -148,23 +148,11 @@ static ob_buf synth_model(bool nonlinear) {
     ob_tensor_f32(&g, 5, "W", (const int64_t[]){C, 3, 3, 3}, 4, rnd(C * 27, 1, 0.5f));
     ob_tensor_f32(&g, 5, "B", (const int64_t[]){C}, 1, rnd(C, 2, 0.2f));
     if (nonlinear) {
-        const int hid = 12;
         ob_node_begin(&n, "GlobalAveragePool", "gap", (const char *[]){"F", NULL}, (const char *[]){"P", NULL});
         ob_msg(&g, 1, &n);
         ob_node_begin(&n, "Flatten", "flat", (const char *[]){"P", NULL}, (const char *[]){"G", NULL});
         ob_msg(&g, 1, &n);
-        ob_node_begin(&n, "Gemm", "fc1", (const char *[]){"G", "W1", "B1", NULL}, (const char *[]){"H1", NULL});
-        ob_attr_int(&n, "transB", 1);
-        ob_msg(&g, 1, &n);
-        ob_node_begin(&n, "HardSwish", "hs", (const char *[]){"H1", NULL}, (const char *[]){"H2", NULL});
-        ob_msg(&g, 1, &n);
-        ob_node_begin(&n, "Gemm", "fc2", (const char *[]){"H2", "W2", "B2", NULL}, (const char *[]){"Y", NULL});
-        ob_attr_int(&n, "transB", 1);
-        ob_msg(&g, 1, &n);
-        ob_tensor_f32(&g, 5, "W1", (const int64_t[]){hid, C}, 2, rnd(hid * C, 10, 1.0f));
-        ob_tensor_f32(&g, 5, "B1", (const int64_t[]){hid}, 1, rnd(hid, 11, 1.0f));
-        ob_tensor_f32(&g, 5, "W2", (const int64_t[]){classes, hid}, 2, rnd(classes * hid, 12, 0.5f));
-        ob_tensor_f32(&g, 5, "B2", (const int64_t[]){classes}, 1, rnd(classes, 13, 0.5f));
+        ob_mlp_head(&g, "G", "Y", C, 12, classes, rnd);
     } else {
         ob_node_begin(&n, "Flatten", "flat", (const char *[]){"F", NULL}, (const char *[]){"G", NULL});
         ob_msg(&g, 1, &n);
@@ -1391,12 +1379,8 @@ TEST(main_server_exits_0_on_sigterm) {
 }
 
 static void cleanup(void) {
-    if (g_srv.pid) { kill(g_srv.pid, SIGKILL); waitpid(g_srv.pid, NULL, 0); }
-    if (g_tmp[0] && !getenv("CAMSERVE_KEEP_TMP")) {
-        char cmd[512];
-        snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
-        if (system(cmd) != 0) fprintf(stderr, "could not remove %s\n", g_tmp);
-    }
+    hc_server_kill(&g_srv);
+    hc_remove_tmp(g_tmp);
 }
 
 int main(void) {
