@@ -15,6 +15,13 @@ static double now_ms(void) {
     return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+/* CPU time of the calling thread, ms */
+static double cpu_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
 void cam_explain_params_init(cam_explain_params *p) {
     memset(p, 0, sizeof *p);
     p->top_k = 5;
@@ -60,7 +67,7 @@ cam_status cam_explain_run(const cam_modeldir *md, cam_session *s, const void *d
         snprintf(err, errlen, "model %s does not take an image input", md->name);
         return CAM_EUNSUPPORTED;
     }
-    double t0 = now_ms();
+    double t0 = now_ms(), c0 = cpu_ms();
     /* decode no larger than what the network input and the returned PNGs need */
     cam_decode_options dopt = p->decode;
     int net_long = md->pp.height > md->pp.width ? md->pp.height : md->pp.width;
@@ -69,13 +76,13 @@ cam_status cam_explain_run(const cam_modeldir *md, cam_session *s, const void *d
     if (!p->overlay && !p->heatmap && dopt.min_long > 512) dopt.min_long = 512;   /* boxes only */
     cam_status st = cam_image_decode(data, len, &dopt, &job->img, &job->info, err, errlen);
     if (st != CAM_OK) return st;
-    double t1 = now_ms();
+    double t1 = now_ms(), c1 = cpu_ms();
     float *x = cam_session_input(s, 0);
     st = cam_preprocess_image(&job->img, job->info.width, job->info.height, &md->pp, x, &job->geo, err, errlen);
     if (st != CAM_OK) { cam_explain_job_free(job); return st; }
-    double t2 = now_ms();
+    double t2 = now_ms(), c2 = cpu_ms();
     cam_session_run(s);
-    double t3 = now_ms();
+    double t3 = now_ms(), c3 = cpu_ms();
     const float *logits = cam_session_logits(s, 0);
     cam_head_info h;
     cam_model_head(cam_session_model(s), &h);
@@ -99,6 +106,9 @@ cam_status cam_explain_run(const cam_modeldir *md, cam_session *s, const void *d
     job->ms_decode = t1 - t0;
     job->ms_preprocess = t2 - t1;
     job->ms_forward = t3 - t2;
+    job->cpu_decode = c1 - c0;
+    job->cpu_preprocess = c2 - c1;
+    job->cpu_forward = c3 - c2;
     return CAM_OK;
 }
 
@@ -162,6 +172,9 @@ cam_status cam_explain(const cam_modeldir *md, cam_session *s, const void *data,
     r->ms_decode = job.ms_decode;
     r->ms_preprocess = job.ms_preprocess;
     r->ms_forward = job.ms_forward;
+    r->cpu_decode = job.cpu_decode;
+    r->cpu_preprocess = job.cpu_preprocess;
+    r->cpu_forward = job.cpu_forward;
     int top[CAM_EXPLAIN_MAX_TOPK];
     int k = p->top_k < 0 ? 0 : p->top_k > CAM_EXPLAIN_MAX_TOPK ? CAM_EXPLAIN_MAX_TOPK : p->top_k;
     int ck = p->cam_top_k < 0 ? 0 : p->cam_top_k > CAM_EXPLAIN_MAX_CAMS ? CAM_EXPLAIN_MAX_CAMS : p->cam_top_k;
@@ -189,29 +202,31 @@ cam_status cam_explain(const cam_modeldir *md, cam_session *s, const void *data,
     cam_head_info h;
     cam_model_head(cam_session_model(s), &h);
     r->method = h.method;
-    double t_cam = 0, t_enc = 0;
+    double t_cam = 0, t_enc = 0, u_cam = 0, u_enc = 0;   /* wall, CPU */
     size_t grid = (size_t)job.grid_w * (size_t)job.grid_h;
     float *heat = n_cams ? malloc(grid * sizeof(float)) : NULL;
     cam_image base = {0};
     if (n_cams && !heat) { st = CAM_ENOMEM; snprintf(err, errlen, "out of memory"); }
     /* the photo at grid size, under the overlays */
     if (st == CAM_OK && n_cams && p->overlay) {
-        double e0 = now_ms();
+        double e0 = now_ms(), f0 = cpu_ms();
         if (job.img.width == job.grid_w && job.img.height == job.grid_h) base = job.img, job.img = (cam_image){0};
         else st = cam_image_resize(&job.img, job.grid_w, job.grid_h, &base, err, errlen);
         t_enc += now_ms() - e0;
+        u_enc += cpu_ms() - f0;
     }
     for (int i = 0; st == CAM_OK && i < n_cams; i++) {
         cam_explain_cam *c = &r->cams[i];
         c->index = cams[i];
         r->n_cams = i + 1;
-        double c0 = now_ms();
+        double c0 = now_ms(), d0 = cpu_ms();
         st = cam_explain_heat(s, &job, cams[i], heat, err, errlen);
         if (st == CAM_OK)
             st = cam_boxes(heat, job.grid_w, job.grid_h, job.info.width, job.info.height, p->threshold, p->boxes,
                            p->min_area, c->boxes, CAM_EXPLAIN_MAX_BOXES, &c->n_boxes, err, errlen);
-        double c1 = now_ms();
+        double c1 = now_ms(), d1 = cpu_ms();
         t_cam += c1 - c0;
+        u_cam += d1 - d0;
         if (st == CAM_OK && p->overlay) {
             cam_image ov = {0};
             st = cam_overlay(&base, heat, p->colormap, p->alpha, &ov, err, errlen);
@@ -222,6 +237,7 @@ cam_status cam_explain(const cam_modeldir *md, cam_session *s, const void *data,
             st = cam_png_encode_gray(heat, job.grid_w, job.grid_h, &c->heatmap_png, &c->heatmap_len, err, errlen);
         }
         t_enc += now_ms() - c1;
+        u_enc += cpu_ms() - d1;
     }
     free(heat);
     cam_image_free(&base);
@@ -229,6 +245,8 @@ cam_status cam_explain(const cam_modeldir *md, cam_session *s, const void *data,
     if (st != CAM_OK) { cam_explain_result_free(r); return st; }
     r->ms_cam = t_cam;
     r->ms_encode = t_enc;
+    r->cpu_cam = u_cam;
+    r->cpu_encode = u_enc;
     r->ms_total = now_ms() - t0;
     return CAM_OK;
 }

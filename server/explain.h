@@ -56,6 +56,10 @@ typedef struct cam_explain_result {
     const char *method;        /* "cam" or "gradcam" */
     int grid_w, grid_h;        /* heatmap / overlay size */
     double ms_decode, ms_preprocess, ms_forward, ms_cam, ms_encode, ms_total;
+    /* the calling thread's CPU time in the same stages (not the pool threads
+     * of a forward pass with threads > 1): wall minus CPU is time spent
+     * waiting for a core */
+    double cpu_decode, cpu_preprocess, cpu_forward, cpu_cam, cpu_encode;
 } cam_explain_result;
 
 /* The state of one image between stages (eval reuses it for many thresholds). */
@@ -68,6 +72,7 @@ typedef struct cam_explain_job {
     const float *logits;
     int classes;
     double ms_decode, ms_preprocess, ms_forward;
+    double cpu_decode, cpu_preprocess, cpu_forward;   /* the calling thread's CPU time */
 } cam_explain_job;
 
 /* decode + preprocess + forward on session s (batch 1) */

@@ -462,7 +462,8 @@ static void run_job(void *ctx, int worker, void *job) {
     }
     char *json = cam_explain_json(&m->md, &r->params, &res, queue_ms);
     double stages[STAGE_COUNT] = {res.ms_decode, res.ms_preprocess, queue_ms, res.ms_forward, res.ms_cam, res.ms_encode};
-    cam_metrics_stages(stages);
+    double cpu[STAGE_COUNT] = {res.cpu_decode, res.cpu_preprocess, 0, res.cpu_forward, res.cpu_cam, res.cpu_encode};
+    cam_metrics_stages(stages, cpu);
     snprintf(r->timing, sizeof r->timing,
              "decode;dur=%.3f, preprocess;dur=%.3f, queue;dur=%.3f, forward;dur=%.3f, cam;dur=%.3f, encode;dur=%.3f, "
              "total;dur=%.3f",

@@ -37,7 +37,7 @@ typedef struct route_stats {
 static struct {
     pthread_mutex_t mu;
     route_stats route[ROUTE_COUNT];
-    double stage_sum[STAGE_COUNT];
+    double stage_sum[STAGE_COUNT], stage_cpu[STAGE_COUNT];
     uint64_t inferences;
     uint64_t overload, cancelled;
 } g = {.mu = PTHREAD_MUTEX_INITIALIZER};
@@ -48,6 +48,7 @@ void cam_metrics_init(void) {
     pthread_mutex_lock(&g.mu);
     memset(g.route, 0, sizeof g.route);
     memset(g.stage_sum, 0, sizeof g.stage_sum);
+    memset(g.stage_cpu, 0, sizeof g.stage_cpu);
     g.inferences = g.overload = g.cancelled = 0;
     pthread_mutex_unlock(&g.mu);
 }
@@ -68,9 +69,12 @@ void cam_metrics_request(cam_route route, int status, double seconds) {
     pthread_mutex_unlock(&g.mu);
 }
 
-void cam_metrics_stages(const double ms[STAGE_COUNT]) {
+void cam_metrics_stages(const double ms[STAGE_COUNT], const double cpu_ms[STAGE_COUNT]) {
     pthread_mutex_lock(&g.mu);
-    for (int s = 0; s < STAGE_COUNT; s++) g.stage_sum[s] += ms[s] / 1e3;
+    for (int s = 0; s < STAGE_COUNT; s++) {
+        g.stage_sum[s] += ms[s] / 1e3;
+        g.stage_cpu[s] += cpu_ms[s] / 1e3;
+    }
     g.inferences++;
     pthread_mutex_unlock(&g.mu);
 }
@@ -152,6 +156,16 @@ char *cam_metrics_render(const cam_metrics_gauges *gg, size_t *len) {
                   "# TYPE camserve_stage_seconds_total counter\n");
     for (int st = 0; st < STAGE_COUNT; st++)
         sb_printf(&s, "camserve_stage_seconds_total{stage=\"%s\"} %.6f\n", stage_names[st], g.stage_sum[st]);
+    /* On a machine with no spare core the wall times above include waiting
+     * for one (behind the other workers, the I/O threads, a load
+     * generator); the CPU times do not, so the two together tell a slow
+     * stage from a starved one. */
+    sb_printf(&s, "# HELP camserve_stage_cpu_seconds_total CPU time of the worker thread in each stage, summed over requests "
+                  "(a forward pass's pool threads, with --threads above 1, are not included).\n"
+                  "# TYPE camserve_stage_cpu_seconds_total counter\n");
+    for (int st = 0; st < STAGE_COUNT; st++)
+        if (st != STAGE_QUEUE)
+            sb_printf(&s, "camserve_stage_cpu_seconds_total{stage=\"%s\"} %.6f\n", stage_names[st], g.stage_cpu[st]);
     sb_printf(&s, "# HELP camserve_inferences_total Images run through the pipeline (the count behind the stage sums).\n"
                   "# TYPE camserve_inferences_total counter\ncamserve_inferences_total %llu\n",
               (unsigned long long)g.inferences);

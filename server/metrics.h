@@ -30,8 +30,9 @@ typedef enum cam_stage {
 void cam_metrics_init(void);
 /* One finished request; status 499: the client went away before the answer. */
 void cam_metrics_request(cam_route route, int status, double seconds);
-/* Stage durations of one inference, milliseconds. */
-void cam_metrics_stages(const double ms[STAGE_COUNT]);
+/* Stage durations of one inference, milliseconds: wall time, and the
+ * worker thread's CPU time in them (0 for the queue). */
+void cam_metrics_stages(const double ms[STAGE_COUNT], const double cpu_ms[STAGE_COUNT]);
 void cam_metrics_overload(void);
 void cam_metrics_cancelled(void);
 

@@ -115,13 +115,15 @@ static bool is_error(const hc_resp *r, const char *code, char *msg, size_t len) 
 
 static cJSON *json_of(const hc_resp *r) { return cJSON_Parse(r->body ? r->body : ""); }
 
-static int metric(const char *text, const char *name) {
-    /* the value of a sample line "name value" (name includes labels) */
+static double metric_f(const char *text, const char *name) {
+    /* the value of a sample line "name value" (name includes labels); -1 if absent */
     size_t n = strlen(name);
     for (const char *l = text; l && *l; l = strchr(l, '\n') ? strchr(l, '\n') + 1 : NULL)
-        if (!strncmp(l, name, n) && l[n] == ' ') return atoi(l + n + 1);
+        if (!strncmp(l, name, n) && l[n] == ' ') return strtod(l + n + 1, NULL);
     return -1;
 }
+
+static int metric(const char *text, const char *name) { return (int)metric_f(text, name); }
 
 static void require_server(void) {
     if (!g_up) SKIP("no server (see the first test)");
@@ -936,7 +938,19 @@ TEST(metrics_exposition) {
     for (int i = 0; i < 6; i++) {
         char name[96];
         snprintf(name, sizeof name, "camserve_stage_seconds_total{stage=\"%s\"}", stages[i]);
-        CHECK(strstr(t, name), "%s", name);
+        double wall = metric_f(t, name);
+        CHECK(wall >= 0, "%s", name);
+        /* the worker's CPU time: present for every stage but the queue, and
+         * never more than the wall time it was measured in */
+        snprintf(name, sizeof name, "camserve_stage_cpu_seconds_total{stage=\"%s\"}", stages[i]);
+        double cpu = metric_f(t, name);
+        if (!strcmp(stages[i], "queue")) {
+            CHECK(cpu < 0, "no CPU line for the queue");
+        } else {
+            CHECK(cpu >= 0 && cpu <= wall * 1.01 + 1e-4, "%s %g s against %g s of wall time", name, cpu, wall);
+            if (!strcmp(stages[i], "forward") || !strcmp(stages[i], "decode"))
+                CHECK(cpu > 0, "%s counted", name);
+        }
     }
     CHECK(metric(t, "camserve_queue_depth") == 0 && metric(t, "camserve_workers_busy") >= 0 &&
           metric(t, "camserve_workers") == 2 && metric(t, "camserve_rejected_overload_total") >= 0, "gauges");

@@ -6,7 +6,8 @@
 # and the server's RSS at start and at the end.
 #   tools/bench-http.sh            the 10 s run
 #   tools/bench-http.sh --soak     then 20,000 requests in a row (SOAK=N), which must produce no 5xx
-# Then, per request: each stage's time and the server's CPU time (so that the ratio can be
+# Then, per request: each stage's wall time and the worker's CPU time in it (from /metrics),
+# the server's CPU time (all threads) and wrk's (so that the ratio can be
 # explained), and the latency of one connection alone (UNLOADED seconds).
 # Env: SHARED=../shared BIN=build/camserve CONNECTIONS=8 DURATION=10 WRK_THREADS=2 SOAK=20000 UNLOADED=5
 #      SERVE_FLAGS="..." (extra flags for camserve serve)
@@ -78,8 +79,10 @@ rss_start=$(rss)
 # where a request's time goes: the server's CPU time (all its threads) and
 # its per-stage sums from /metrics, both as differences over the run
 cpu_ms() { awk -v hz="$(getconf CLK_TCK)" '{printf "%.1f", ($14 + $15) * 1000 / hz}' "/proc/$pid/stat"; }
-stages() { http_get /metrics | awk '/^camserve_stage_seconds_total/ {
-  match($0, /stage="[a-z]+"/); printf "%s=%s ", substr($0, RSTART + 7, RLENGTH - 8), $2 }
+# (wall time as "stage=s", the worker thread's CPU time as "stage_cpu=s")
+stages() { http_get /metrics | awk '/^camserve_stage_(cpu_)?seconds_total/ {
+  cpu = index($0, "_cpu_") ? "_cpu" : ""
+  match($0, /stage="[a-z]+"/); printf "%s%s=%s ", substr($0, RSTART + 7, RLENGTH - 8), cpu, $2 }
   /^camserve_inferences_total / {printf "n=%s", $2}'; }
 # the CPU time of this shell's finished child processes (second line of bash's
 # `times`, which must run in this shell, not in a $(...) subshell), for wrk's share
@@ -116,11 +119,14 @@ printf '%s\n%s\n' "$st0" "$st1" | awk -v c0="$cpu0" -v c1="$cpu1" -v fwd="$media
   { for (i = 1; i <= NF; i++) { split($i, kv, "="); v[NR, kv[1]] = kv[2]; if (NR == 1) k[++nk] = kv[1] } }
   END {
     n = v[2, "n"] - v[1, "n"]; if (n <= 0) exit
-    line = ""; t = 0
-    for (i = 1; i <= nk; i++) if (k[i] != "n" && k[i] != "queue") {
-      ms = (v[2, k[i]] - v[1, k[i]]) * 1000 / n; t += ms; line = line sprintf(" %s %.2f,", k[i], ms) }
+    line = ""; cline = ""; t = 0; tc = 0
+    for (i = 1; i <= nk; i++) if (k[i] != "n" && k[i] != "queue" && k[i] !~ /_cpu$/) {
+      ms = (v[2, k[i]] - v[1, k[i]]) * 1000 / n; t += ms; line = line sprintf(" %s %.2f,", k[i], ms)
+      c = k[i] "_cpu"; if ((1, c) in v) { ms = (v[2, c] - v[1, c]) * 1000 / n; tc += ms; cline = cline sprintf(" %s %.2f,", k[i], ms) } }
     cpu = (c1 - c0) / n
-    printf "  per request %s sum %.2f ms; server CPU %.2f ms (all threads), wrk CPU %.2f ms\n", line, t, cpu, (w1 - w0) / n
+    printf "  per request %s sum %.2f ms (wall time in the workers)\n", line, t
+    if (cline != "") printf "   worker CPU %s sum %.2f ms (wall minus CPU: waiting for a core)\n", cline, tc
+    printf "  server CPU   %.2f ms per request (all threads: workers, I/O, the rest); wrk CPU %.2f ms\n", cpu, (w1 - w0) / n
     printf "  best ratio this CPU allows: %.2f (1-thread forward %.2f ms / %.2f ms CPU)\n", fwd / cpu, fwd, cpu }'
 
 # unloaded latency: one connection, one request at a time
