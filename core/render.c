@@ -440,12 +440,6 @@ static HOT void build_pairs(const uint32_t *restrict base, const uint32_t *restr
     }
 }
 
-typedef struct packer {
-    uint8_t *p;
-    uint64_t buf;
-    unsigned n;
-} packer;
-
 static inline unsigned load16le(const uint8_t *p) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     uint16_t v;
@@ -456,33 +450,64 @@ static inline unsigned load16le(const uint8_t *p) {
 #endif
 }
 
-/* The hot loop with pairs: two pair codes of <= 26 bits and one flush per
- * 4 bytes (7 + 2 * 26 <= 64), 8 bytes an iteration.  Stops before the last
+/* The two hot loops below keep the writer in a local copy (`bitw s = *w`,
+ * written back at the end): stores through the uint8_t output pointer may
+ * alias anything, so with the state in *w gcc reloaded it after every
+ * flush (a third slower).  BW_FLUSH is bw_flush on that copy, without
+ * bw_flush's guard for an empty buffer (a shift by 8 * 0 is fine here). */
+#define BW_FLUSH(s) (store64le((s).p, (s).buf), (s).p += (s).n >> 3, (s).buf >>= ((s).n & ~7u), (s).n &= 7)
+
+/* With pairs: two pair codes of <= 26 bits and one flush per 4 bytes
+ * (7 + 2 * 26 <= 64), 8 bytes an iteration.  Stops before the last
  * n % 8 bytes. */
-static HOT size_t pack_pairs(packer *w, const uint8_t *restrict b, size_t n, const uint32_t *restrict pairs) {
-    uint8_t *op = w->p;
-    uint64_t buf = w->buf;
-    unsigned nbits = w->n;
+static HOT size_t pack_pairs(bitw *w, const uint8_t *restrict b, size_t n, const uint32_t *restrict pairs) {
+    bitw s = *w;
     size_t i = 0;
-#define PUT(e) (buf |= (uint64_t)((e) >> 5) << nbits, nbits += (e) & 31)
-#define FLUSH() (store64le(op, buf), op += nbits >> 3, buf >>= (nbits & ~7u), nbits &= 7)
+#define PUT(e) ((s).buf |= (uint64_t)((e) >> 5) << (s).n, (s).n += (e) & 31)
     for (; i + 8 <= n; i += 8) {
         uint32_t e0 = pairs[load16le(b + i)], e1 = pairs[load16le(b + i + 2)];
         uint32_t e2 = pairs[load16le(b + i + 4)], e3 = pairs[load16le(b + i + 6)];
         PUT(e0);
         PUT(e1);
-        FLUSH();
+        BW_FLUSH(s);
         PUT(e2);
         PUT(e3);
-        FLUSH();
+        BW_FLUSH(s);
     }
 #undef PUT
-#undef FLUSH
-    w->p = op;
-    w->buf = buf;
-    w->n = nbits;
+    *w = s;
     return i;
 }
+
+/* A code per byte from tab (code | length << 16): three codes of <= 15
+ * bits, then one flush (four when no code is longer than 14 bits:
+ * 7 + 4 * 14 <= 63), from byte i on.  Stops before the last n % 3 bytes. */
+static HOT size_t pack_codes(bitw *w, const uint8_t *restrict b, size_t i, size_t n, const uint32_t *restrict tab,
+                             unsigned maxlen) {
+    bitw s = *w;
+#define PUT(e) ((s).buf |= (uint64_t)((e) & 0xffff) << (s).n, (s).n += (e) >> 16)
+    if (maxlen <= 14) {
+        for (; i + 4 <= n; i += 4) {
+            uint32_t e0 = tab[b[i]], e1 = tab[b[i + 1]], e2 = tab[b[i + 2]], e3 = tab[b[i + 3]];
+            PUT(e0);
+            PUT(e1);
+            PUT(e2);
+            PUT(e3);
+            BW_FLUSH(s);
+        }
+    }
+    for (; i + 3 <= n; i += 3) {
+        uint32_t e0 = tab[b[i]], e1 = tab[b[i + 1]], e2 = tab[b[i + 2]];
+        PUT(e0);
+        PUT(e1);
+        PUT(e2);
+        BW_FLUSH(s);
+    }
+#undef PUT
+    *w = s;
+    return i;
+}
+#undef BW_FLUSH
 
 /* One deflate block (or a run of stored blocks) for b[0..n).  pairs: room
  * for PAIR_ENTRIES entries, or NULL. */
@@ -548,44 +573,9 @@ static void deflate_block(bitw *w, const uint8_t *b, size_t n, int final, uint32
             sh[s] = ln[s] + 5;
         }
         build_pairs(base, sh, code, ln, pairs);
-        packer pk = {w->p, w->buf, w->n};
-        i = pack_pairs(&pk, b, n, pairs);
-        w->p = pk.p;
-        w->buf = pk.buf;
-        w->n = pk.n;
+        i = pack_pairs(w, b, n, pairs);
     }
-    /* Without pairs: three codes of <= 15 bits, then one flush (four when
-     * no code is longer than 14 bits: 7 + 4 * 14 <= 63).  The writer state
-     * lives in locals: stores through the uint8_t output pointer may alias
-     * anything, so with the state in *w gcc reloaded it after every flush
-     * (a third slower). */
-    uint8_t *op = w->p;
-    uint64_t buf = w->buf;
-    unsigned nbits = w->n;
-#define PUT(e) (buf |= (uint64_t)((e) & 0xffff) << nbits, nbits += (e) >> 16)
-#define FLUSH() (store64le(op, buf), op += nbits >> 3, buf >>= (nbits & ~7u), nbits &= 7)
-    if (maxlen <= 14) {
-        for (; i + 4 <= n; i += 4) {
-            uint32_t e0 = tab[b[i]], e1 = tab[b[i + 1]], e2 = tab[b[i + 2]], e3 = tab[b[i + 3]];
-            PUT(e0);
-            PUT(e1);
-            PUT(e2);
-            PUT(e3);
-            FLUSH();
-        }
-    }
-    for (; i + 3 <= n; i += 3) {
-        uint32_t e0 = tab[b[i]], e1 = tab[b[i + 1]], e2 = tab[b[i + 2]];
-        PUT(e0);
-        PUT(e1);
-        PUT(e2);
-        FLUSH();
-    }
-#undef PUT
-#undef FLUSH
-    w->p = op;
-    w->buf = buf;
-    w->n = nbits;
+    i = pack_codes(w, b, i, n, tab, maxlen);
     for (; i < n; i++) bw_putf(w, tab[b[i]] & 0xffff, tab[b[i]] >> 16);
     bw_putf(w, tab[256] & 0xffff, tab[256] >> 16);
 }
