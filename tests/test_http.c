@@ -125,6 +125,21 @@ static double metric_f(const char *text, const char *name) {
 
 static int metric(const char *text, const char *name) { return (int)metric_f(text, name); }
 
+/* /metrics value of one sample on port `port` (-1 if absent) */
+static int metric_on(int port, const char *name) {
+    hc_resp r = req_on(port, "GET", "/metrics", NULL, NULL, 0);
+    int v = r.status == 200 ? metric(r.body, name) : -1;
+    hc_free(&r);
+    return v;
+}
+
+/* Polls /metrics until `name` equals `want`, for at most `seconds`. */
+static bool metric_wait(int port, const char *name, int want, double seconds) {
+    for (double t = hc_now(); hc_now() - t < seconds * hc_scale(); usleep(2000))
+        if (metric_on(port, name) == want) return true;
+    return false;
+}
+
 static void require_server(void) {
     if (!g_up) SKIP("no server (see the first test)");
 }
@@ -910,16 +925,9 @@ TEST(client_disconnects_do_not_hurt) {
     hc_resp r = post_image("/v1/cam?overlay=false", "owl.jpg");
     CHECK(r.status == 200, "after disconnects: %d", r.status);
     hc_free(&r);
-    double t0 = hc_now();
-    int inflight = -1;
-    while (hc_now() - t0 < 20) {
-        r = get("/metrics");
-        inflight = metric(r.body, "camserve_requests_in_flight");
-        hc_free(&r);
-        if (inflight == 1) break;   /* this scrape itself */
-        usleep(50000);
-    }
-    CHECK(inflight == 1, "requests in flight back to 1, not %d", inflight);
+    /* 1: the scrape itself */
+    bool settled = metric_wait(g_srv.port, "camserve_requests_in_flight", 1, 20);
+    CHECK(settled, "requests in flight back to 1, not %d", metric_on(g_srv.port, "camserve_requests_in_flight"));
 }
 
 TEST(metrics_exposition) {
@@ -1181,10 +1189,8 @@ TEST(overload_503_then_healthy) {
         else other++;
     }
     printf("  %d clients: %d answered, %d refused 503 OVERLOADED\n", N, ok, over);
-    hc_resp r = req_on(s.port, "GET", "/metrics", NULL, NULL, 0);
-    int rejected = metric(r.body, "camserve_rejected_overload_total");
-    hc_free(&r);
-    r = req_on(s.port, "GET", "/readyz", NULL, NULL, 0);
+    int rejected = metric_on(s.port, "camserve_rejected_overload_total");
+    hc_resp r = req_on(s.port, "GET", "/readyz", NULL, NULL, 0);
     int ready = r.status;
     hc_free(&r);
     ovl_job after = {.port = s.port};
@@ -1205,21 +1211,6 @@ TEST(overload_503_then_healthy) {
     CHECK(rejected == over, "camserve_rejected_overload_total %d = %d", rejected, over);
     CHECK(ready == 200 && after.status == 200, "healthy after: readyz %d, request %d", ready, after.status);
     CHECK(rc == 0, "exit code %d", rc);
-}
-
-/* /metrics value of one sample on port `port` (-1 if absent) */
-static int metric_on(int port, const char *name) {
-    hc_resp r = req_on(port, "GET", "/metrics", NULL, NULL, 0);
-    int v = r.status == 200 ? metric(r.body, name) : -1;
-    hc_free(&r);
-    return v;
-}
-
-/* Polls /metrics until `name` equals `want`, for at most `seconds`. */
-static bool metric_wait(int port, const char *name, int want, double seconds) {
-    for (double t = hc_now(); hc_now() - t < seconds * hc_scale(); usleep(2000))
-        if (metric_on(port, name) == want) return true;
-    return false;
 }
 
 /* One worker.  A long request occupies it; a second request is queued
