@@ -93,6 +93,16 @@ static HOT void blend_row(const uint8_t *restrict col, const uint8_t *restrict p
     for (int i = 0; i < n; i++) out[i] = (uint8_t)(int)(a * (float)col[i] + b * (float)px[i] + 0.5f);
 }
 
+/* blend_row for alpha = a / 256 (b = 256 - a): a * c + b * p + 0.5 then
+ * has at most 8 fractional bits below 2^8 and is exact in float too, so
+ * this is the same rounding, on 16-bit lanes (twice the bytes a vector of
+ * the float form's 32-bit lanes; the sum is <= 256 * 255 + 128 < 2^16).
+ * The default alpha, 0.5, is one of these. */
+static HOT void blend_row_q8(const uint8_t *restrict col, const uint8_t *restrict px, uint8_t *restrict out, int n,
+                             uint16_t a, uint16_t b) {
+    for (int i = 0; i < n; i++) out[i] = (uint8_t)((uint16_t)(a * col[i] + b * px[i] + 128) >> 8);
+}
+
 cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cmap, float alpha, cam_image *out,
                        char *err, size_t errlen) {
     if (!img || !img->rgb || !heat || !out) return cam__fail(err, errlen, CAM_EINVAL, "overlay: NULL argument");
@@ -120,12 +130,16 @@ cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cma
     uint32_t lut4[256];
     for (int i = 0; i < 256; i++)
         lut4[i] = (uint32_t)lut[3 * i] | (uint32_t)lut[3 * i + 1] << 8 | (uint32_t)lut[3 * i + 2] << 16;
+    long a256 = lrintf(alpha * 256.0f);
+    int q8 = (float)a256 == alpha * 256.0f;
     uint8_t *idx = scratch, *col = scratch + w;
     for (int y = 0; y < h; y++) {
         heat_index_row(heat + (size_t)y * (size_t)w, idx, w);
         gather_row(lut4, idx, col, w);
-        blend_row(col, img->rgb + (size_t)y * img->stride, out->rgb + (size_t)y * out->stride, 3 * w, alpha,
-                  1.0f - alpha);
+        const uint8_t *px = img->rgb + (size_t)y * img->stride;
+        uint8_t *o = out->rgb + (size_t)y * out->stride;
+        if (q8) blend_row_q8(col, px, o, 3 * w, (uint16_t)a256, (uint16_t)(256 - a256));
+        else blend_row(col, px, o, 3 * w, alpha, 1.0f - alpha);
     }
     free(scratch);
     return CAM_OK;
@@ -369,9 +383,9 @@ static HOT void filter_paeth(const uint8_t *restrict r, const uint8_t *restrict 
  * flat image areas) would otherwise serialise on one counter, each
  * increment waiting for the previous one's store (4 tables: 0.2 ms of the
  * ~1 ms encode of a 512x384 overlay).  Bytes are taken from 64-bit loads. */
-static void histogram(const uint8_t *b, size_t n, uint32_t *out) {
-    uint32_t h[8][256];
-    memset(h, 0, sizeof h);
+typedef uint32_t hist8[8][256];
+
+static void hist_add(hist8 h, const uint8_t *b, size_t n) {
     size_t i = 0;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
     for (; i + 8 <= n; i += 8) {
@@ -388,8 +402,34 @@ static void histogram(const uint8_t *b, size_t n, uint32_t *out) {
     }
 #endif
     for (; i < n; i++) h[i & 7][b[i]]++;
+}
+
+/* The code of a large block is built from a quarter of its bytes: the
+ * first SAMPLE_RUN of every SAMPLE_STRIDE (runs rather than every 4th
+ * byte: the loads stay whole words).  Counting every byte was a quarter
+ * of the whole encode of a 512x384 overlay (0.3 of 1.2 ms).  Every symbol
+ * gets a count of at least 1, hence a code, since the bytes not looked at
+ * may hold any value; a block the sample misjudges can come out longer
+ * than stored, which deflate_block checks after coding it. */
+#define SAMPLE_MIN_BYTES (16 * 1024)
+#define SAMPLE_RUN 64
+#define SAMPLE_STRIDE 256
+
+/* freq[0..256) for the block b[0..n): exact below SAMPLE_MIN_BYTES,
+ * else estimated from the sample */
+static void histogram(const uint8_t *b, size_t n, uint32_t *out) {
+    hist8 h;
+    memset(h, 0, sizeof h);
+    uint32_t scale = 1, floor = 0;
+    if (n < SAMPLE_MIN_BYTES) {
+        hist_add(h, b, n);
+    } else {
+        for (size_t off = 0; off < n; off += SAMPLE_STRIDE) hist_add(h, b + off, n - off < SAMPLE_RUN ? n - off : SAMPLE_RUN);
+        scale = SAMPLE_STRIDE / SAMPLE_RUN;
+        floor = 1;
+    }
     for (int s = 0; s < 256; s++)
-        out[s] = h[0][s] + h[1][s] + h[2][s] + h[3][s] + h[4][s] + h[5][s] + h[6][s] + h[7][s];
+        out[s] = (h[0][s] + h[1][s] + h[2][s] + h[3][s] + h[4][s] + h[5][s] + h[6][s] + h[7][s]) * scale + floor;
 }
 
 /* Adler-32 (RFC 1950) as a vectorisable loop: over a chunk of m bytes
@@ -509,6 +549,35 @@ static HOT size_t pack_codes(bitw *w, const uint8_t *restrict b, size_t i, size_
 }
 #undef BW_FLUSH
 
+/* The dynamic-Huffman block of deflate_block, code lengths decided. */
+static void huff_block(bitw *w, const uint8_t *b, size_t n, int final, const uint8_t *len, unsigned maxlen,
+                       const uint8_t *clen, const uint32_t *ccode, int nclen, uint32_t *pairs) {
+    uint32_t tab[257]; /* the literal code only: len[257] belongs to the distance alphabet */
+    huff_codes(len, 257, tab);
+    bw_putf(w, (final ? 1u : 0u) | 2u << 1, 3); /* BFINAL, BTYPE 10: dynamic Huffman */
+    bw_putf(w, 0, 5);                            /* HLIT: 257 literal/length codes */
+    bw_putf(w, 0, 5);                            /* HDIST: 1 distance code */
+    bw_putf(w, (uint32_t)(nclen - 4), 4);        /* HCLEN */
+    for (int i = 0; i < nclen; i++) bw_putf(w, clen[clc_order[i]], 3);
+    for (int i = 0; i < 258; i++) bw_putf(w, ccode[len[i]] & 0xffff, ccode[len[i]] >> 16);
+
+    size_t i = 0;
+    if (pairs) {
+        uint32_t base[256], sh[256], code[256], ln[256];
+        for (int s = 0; s < 256; s++) {
+            code[s] = tab[s] & 0xffff;
+            ln[s] = tab[s] >> 16;
+            base[s] = code[s] << 5 | ln[s];
+            sh[s] = ln[s] + 5;
+        }
+        build_pairs(base, sh, code, ln, pairs);
+        i = pack_pairs(w, b, n, pairs);
+    }
+    i = pack_codes(w, b, i, n, tab, maxlen);
+    for (; i < n; i++) bw_putf(w, tab[b[i]] & 0xffff, tab[b[i]] >> 16);
+    bw_putf(w, tab[256] & 0xffff, tab[256] >> 16);
+}
+
 /* One deflate block (or a run of stored blocks) for b[0..n).  pairs: room
  * for PAIR_ENTRIES entries, or NULL. */
 static void deflate_block(bitw *w, const uint8_t *b, size_t n, int final, uint32_t *pairs) {
@@ -539,45 +608,26 @@ static void deflate_block(bitw *w, const uint8_t *b, size_t n, int final, uint32
     if (!chunks) chunks = 1;
     uint64_t stored_bits = (uint64_t)chunks * (3 + 7 + 32) + 8 * (uint64_t)n;
 
-    if (bits > stored_bits) {
-        /* incompressible: stored blocks of at most 65535 bytes */
-        size_t off = 0;
-        for (size_t c = 0; c < chunks; c++) {
-            size_t m = n - off < 65535 ? n - off : 65535;
-            bw_putf(w, (final && c + 1 == chunks) ? 1u : 0u, 3); /* BFINAL, BTYPE 00 */
-            bw_align(w);
-            bw_putf(w, (uint32_t)m | (uint32_t)(~m & 0xffff) << 16, 32);
-            memcpy(w->p, b + off, m);
-            w->p += m;
-            off += m;
-        }
-        return;
+    bitw start = *w;
+    if (bits <= stored_bits) {
+        huff_block(w, b, n, final, len, maxlen, clen, ccode, nclen, pairs);
+        /* the code came from a sample (see histogram): keep it only if it
+         * really beat stored blocks */
+        uint64_t used = 8 * (uint64_t)(w->p - start.p) + w->n - start.n;
+        if (used <= stored_bits) return;
+        *w = start;
     }
-
-    uint32_t tab[257]; /* the literal code only: len[257] belongs to the distance alphabet */
-    huff_codes(len, 257, tab);
-    bw_putf(w, (final ? 1u : 0u) | 2u << 1, 3); /* BFINAL, BTYPE 10: dynamic Huffman */
-    bw_putf(w, 0, 5);                            /* HLIT: 257 literal/length codes */
-    bw_putf(w, 0, 5);                            /* HDIST: 1 distance code */
-    bw_putf(w, (uint32_t)(nclen - 4), 4);        /* HCLEN */
-    for (int i = 0; i < nclen; i++) bw_putf(w, clen[clc_order[i]], 3);
-    for (int i = 0; i < 258; i++) bw_putf(w, ccode[len[i]] & 0xffff, ccode[len[i]] >> 16);
-
-    size_t i = 0;
-    if (pairs) {
-        uint32_t base[256], sh[256], code[256], ln[256];
-        for (int s = 0; s < 256; s++) {
-            code[s] = tab[s] & 0xffff;
-            ln[s] = tab[s] >> 16;
-            base[s] = code[s] << 5 | ln[s];
-            sh[s] = ln[s] + 5;
-        }
-        build_pairs(base, sh, code, ln, pairs);
-        i = pack_pairs(w, b, n, pairs);
+    /* incompressible: stored blocks of at most 65535 bytes */
+    size_t off = 0;
+    for (size_t c = 0; c < chunks; c++) {
+        size_t m = n - off < 65535 ? n - off : 65535;
+        bw_putf(w, (final && c + 1 == chunks) ? 1u : 0u, 3); /* BFINAL, BTYPE 00 */
+        bw_align(w);
+        bw_putf(w, (uint32_t)m | (uint32_t)(~m & 0xffff) << 16, 32);
+        memcpy(w->p, b + off, m);
+        w->p += m;
+        off += m;
     }
-    i = pack_codes(w, b, i, n, tab, maxlen);
-    for (; i < n; i++) bw_putf(w, tab[b[i]] & 0xffff, tab[b[i]] >> 16);
-    bw_putf(w, tab[256] & 0xffff, tab[256] >> 16);
 }
 
 static uint8_t *put_chunk_head(uint8_t *p, uint32_t len, const char *type) {
@@ -679,14 +729,16 @@ cam_status cam__png_encode(const uint8_t *pixels, size_t stride, int w, int h, i
     size_t nblocks = ((size_t)h + (size_t)rows_per_block - 1) / (size_t)rows_per_block;
     /* Each block costs at most its stored form (the code falls back to it)
      * plus the dynamic header it did not send: 5 bytes per 64 KiB stored
-     * chunk, 300 for headers and padding, 8 of bit-writer slack. */
-    size_t cap = 8 + 25 + 8 + 2 + total + 5 * (total / 65535 + nblocks) + 300 * nblocks + 4 + 4 + 12 + 8;
+     * chunk, 300 for headers and padding, 8 of bit-writer slack.  Before
+     * falling back, a Huffman attempt on a block can run up to 15 bits a
+     * byte past the blocks before it: one more block's bytes of room. */
+    size_t fmax = (size_t)(rows_per_block < h ? rows_per_block : h) * frow;
+    size_t cap = 8 + 25 + 8 + 2 + total + 5 * (total / 65535 + nblocks) + 300 * nblocks + fmax + 4 + 4 + 12 + 8;
 
     uint8_t *out = malloc(cap);
     uint8_t *fbuf = malloc((size_t)rows_per_block * frow);
     uint8_t *zero = calloc(row, 1);
     /* the pair table only when some block is large enough to use it */
-    size_t fmax = (size_t)(rows_per_block < h ? rows_per_block : h) * frow;
     uint32_t *pairs = fmax >= PAIR_MIN_BYTES ? malloc(PAIR_ENTRIES * sizeof *pairs) : NULL;
     if (!out || !fbuf || !zero || (fmax >= PAIR_MIN_BYTES && !pairs)) {
         free(out);

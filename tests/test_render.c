@@ -294,6 +294,35 @@ TEST(png_pair_codes) {
     free(im.rgb);
 }
 
+/* The code of a large block is built from a sample of its bytes (the
+ * first 64 of every 256).  Rows of 256 filtered bytes whose sampled part
+ * holds 16 values and whose rest is noise: the sample gives those 16 short
+ * codes and the other 240 the longest, so the noise costs ~12 bits a byte.
+ * The encoder must notice after coding and store those blocks instead. */
+TEST(png_sample_misjudged) {
+    int w = 255, h = 1024;   /* + the filter byte: rows of 256 */
+    uint8_t *g = calloc((size_t)w * h, 1);
+    unsigned seed = 9;
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++)
+            g[(size_t)y * w + x] = x < 63 ? (uint8_t)(x % 16) : (uint8_t)check_randf(&seed, 0.0f, 256.0f);
+    cam__png_params p = {CAM__PNG_NONE, 128 * 1024};
+    uint8_t *png;
+    size_t len;
+    char err[256];
+    CHECK(cam__png_encode(g, (size_t)w, w, h, 1, &p, &png, &len, err, sizeof err) == CAM_OK, "%s", err);
+    int dw, dh;
+    uint8_t *px = png_decode(png, len, 1, &dw, &dh, err, sizeof err);
+    CHECK(px, "decode: %s", err);
+    CHECK(dw == w && dh == h && memcmp(px, g, (size_t)w * h) == 0, "pixels differ");
+    /* stored: the raw 256 x 1024 bytes + 5 per 64 KiB chunk + PNG framing */
+    size_t raw = (size_t)(w + 1) * h;
+    CHECK(len <= raw + raw / 1000 + 100, "%zu bytes for %zu raw: a misjudged code was kept", len, raw);
+    free(px);
+    free(png);
+    free(g);
+}
+
 TEST(png_gray) {
     int sizes[][2] = {{1, 1}, {3, 7}, {64, 33}, {2000, 1500}};
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
@@ -543,6 +572,7 @@ int main(void) {
     RUN(png_large);
     RUN(png_deep_huffman);
     RUN(png_pair_codes);
+    RUN(png_sample_misjudged);
     RUN(png_gray);
     RUN(png_errors);
     RUN(adler32_matches_zlib);
