@@ -192,7 +192,9 @@ cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cma
  * Huffman coding would not pay, e.g. noise); zlib only finishes crc32
  * (cam__crc32).  Same sizes as zlib's Huffman-only mode, 5-9x faster (the
  * timings above; blocks of 32 KiB and more have since been coded in byte
- * pairs, see PAIR_MAXLEN, for 0.1-0.2 % more bytes).  Paeth: the
+ * pairs, see PAIR_MAXLEN, for 0.1-0.2 % more bytes, and blocks of 16 KiB
+ * and more with a code from a quarter of their bytes, see histogram, for
+ * another 0.5-0.9 %: 0.572 and 0.463 of raw on the photos and overlays).  Paeth: the
  * smallest output at no measurable cost over the other filters; 128 KiB
  * blocks: as small as 32 KiB (a code per block adapts to image regions;
  * 1 MiB blocks are 1% larger).  The output is a standard PNG (one IDAT);
