@@ -240,6 +240,22 @@ TEST(png_large) {
     free(im.rgb);
 }
 
+/* Encodes the w x h gray bytes g with p, decodes the PNG with libpng and
+ * checks that g comes back; the PNG's size. */
+static size_t check_png_gray_bytes(const uint8_t *g, int w, int h, const cam__png_params *p) {
+    uint8_t *png = NULL;
+    size_t len = 0;
+    char err[256];
+    CHECK(cam__png_encode(g, (size_t)w, w, h, 1, p, &png, &len, err, sizeof err) == CAM_OK, "%s", err);
+    int dw = 0, dh = 0;
+    uint8_t *px = png_decode(png, len, 1, &dw, &dh, err, sizeof err);
+    CHECK(px, "decode: %s", err);
+    CHECK(dw == w && dh == h && memcmp(px, g, (size_t)w * h) == 0, "%dx%d: pixels differ", w, h);
+    free(px);
+    free(png);
+    return len;
+}
+
 /* Byte frequencies along the Fibonacci numbers make the optimal Huffman
  * code ~25 deep: the 15-bit limit of deflate must kick in. */
 TEST(png_deep_huffman) {
@@ -254,18 +270,9 @@ TEST(png_deep_huffman) {
         fb = t;
     }
     cam__png_params p = {CAM__PNG_NONE, (size_t)1 << 20};
-    uint8_t *png;
-    size_t len;
-    char err[256];
-    CHECK(cam__png_encode(g, (size_t)w, w, h, 1, &p, &png, &len, err, sizeof err) == CAM_OK, "%s", err);
-    int dw, dh;
-    uint8_t *px = png_decode(png, len, 1, &dw, &dh, err, sizeof err);
-    CHECK(px, "decode: %s", err);
-    CHECK(memcmp(px, g, (size_t)w * h) == 0, "pixels differ");
+    size_t len = check_png_gray_bytes(g, w, h, &p);
     /* entropy ~2.6 bits a byte; a depth-limited code stays close */
     CHECK(len < (size_t)w * h * 3 / 8, "skewed data should compress well: %zu bytes", len);
-    free(px);
-    free(png);
     free(g);
 }
 
@@ -307,19 +314,10 @@ TEST(png_sample_misjudged) {
         for (int x = 0; x < w; x++)
             g[(size_t)y * w + x] = x < 63 ? (uint8_t)(x % 16) : (uint8_t)check_randf(&seed, 0.0f, 256.0f);
     cam__png_params p = {CAM__PNG_NONE, 128 * 1024};
-    uint8_t *png;
-    size_t len;
-    char err[256];
-    CHECK(cam__png_encode(g, (size_t)w, w, h, 1, &p, &png, &len, err, sizeof err) == CAM_OK, "%s", err);
-    int dw, dh;
-    uint8_t *px = png_decode(png, len, 1, &dw, &dh, err, sizeof err);
-    CHECK(px, "decode: %s", err);
-    CHECK(dw == w && dh == h && memcmp(px, g, (size_t)w * h) == 0, "pixels differ");
+    size_t len = check_png_gray_bytes(g, w, h, &p);
     /* stored: the raw 256 x 1024 bytes + 5 per 64 KiB chunk + PNG framing */
     size_t raw = (size_t)(w + 1) * h;
     CHECK(len <= raw + raw / 1000 + 100, "%zu bytes for %zu raw: a misjudged code was kept", len, raw);
-    free(px);
-    free(png);
     free(g);
 }
 
