@@ -194,8 +194,8 @@ cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cma
  * timings above; blocks of 32 KiB and more have since been coded in byte
  * pairs, see PAIR_MAXLEN, for 0.1-0.2 % more bytes, and blocks of 16 KiB
  * and more with a code from a quarter of their bytes, see histogram, for
- * another 0.5-0.9 %: 0.572 and 0.463 of raw on the photos and overlays).  Paeth: the
- * smallest output at no measurable cost over the other filters; 128 KiB
+ * another 0.5-0.9 %: 0.572 and 0.463 of raw on the photos and overlays).
+ * Paeth: the smallest output at no measurable cost over the other filters; 128 KiB
  * blocks: as small as 32 KiB (a code per block adapts to image regions;
  * 1 MiB blocks are 1% larger).  The output is a standard PNG (one IDAT);
  * the tests decode it with libpng. */
@@ -426,7 +426,8 @@ static void histogram(const uint8_t *b, size_t n, uint32_t *out) {
     if (n < SAMPLE_MIN_BYTES) {
         hist_add(h, b, n);
     } else {
-        for (size_t off = 0; off < n; off += SAMPLE_STRIDE) hist_add(h, b + off, n - off < SAMPLE_RUN ? n - off : SAMPLE_RUN);
+        for (size_t off = 0; off < n; off += SAMPLE_STRIDE)
+            hist_add(h, b + off, n - off < SAMPLE_RUN ? n - off : SAMPLE_RUN);
         scale = SAMPLE_STRIDE / SAMPLE_RUN;
         floor = 1;
     }
