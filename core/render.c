@@ -422,17 +422,17 @@ static void hist_add(hist8 h, const uint8_t *b, size_t n) {
 static void histogram(const uint8_t *b, size_t n, uint32_t *out) {
     hist8 h;
     memset(h, 0, sizeof h);
-    uint32_t scale = 1, floor = 0;
+    uint32_t scale = 1, least = 0;
     if (n < SAMPLE_MIN_BYTES) {
         hist_add(h, b, n);
     } else {
         for (size_t off = 0; off < n; off += SAMPLE_STRIDE)
             hist_add(h, b + off, n - off < SAMPLE_RUN ? n - off : SAMPLE_RUN);
         scale = SAMPLE_STRIDE / SAMPLE_RUN;
-        floor = 1;
+        least = 1;
     }
     for (int s = 0; s < 256; s++)
-        out[s] = (h[0][s] + h[1][s] + h[2][s] + h[3][s] + h[4][s] + h[5][s] + h[6][s] + h[7][s]) * scale + floor;
+        out[s] = (h[0][s] + h[1][s] + h[2][s] + h[3][s] + h[4][s] + h[5][s] + h[6][s] + h[7][s]) * scale + least;
 }
 
 /* Adler-32 (RFC 1950) as a vectorisable loop: over a chunk of m bytes
