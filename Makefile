@@ -7,7 +7,7 @@ SAN     ?=
 EXTRA   ?=
 CFLAGS  := -std=c11 $(OPT) -g -Wall -Wextra -Wshadow -Wno-unused-parameter -D_GNU_SOURCE \
            -fno-math-errno -ffp-contract=fast -pthread -Iinclude -Icore $(SAN) $(EXTRA)
-LDLIBS  := $(SAN) -lmicrohttpd -lturbojpeg -lpng -lz -lcjson -ldl -lm -pthread
+LDLIBS  := $(SAN) -lmicrohttpd -lturbojpeg -ljpeg -lpng -lz -lcjson -ldl -lm -pthread
 SERVER_LIBS ?=
 
 CORE_SRC   := $(wildcard core/*.c core/ops/*.c)
@@ -104,7 +104,7 @@ fuzz:
 	$(MAKE) BUILD=build/fuzz CC=clang OPT=-O1 SAN="$(FUZZ_FLAGS) -fsanitize=fuzzer-no-link" build/fuzz/libcamserve.a build/fuzz/libcamserver.a
 	@set -e; for t in $(FUZZ_TARGETS); do \
 	  clang -std=c11 -O1 -g $(FUZZ_FLAGS) -fsanitize=fuzzer -DCAM_LIBFUZZER -D_GNU_SOURCE -Iinclude -Icore -Iserver \
-	    tests/fuzz/fuzz_$$t.c build/fuzz/libcamserver.a build/fuzz/libcamserve.a -lmicrohttpd -lturbojpeg -lpng -lz -lcjson -ldl -lm -pthread -o build/fuzz/fuzz_$$t; \
+	    tests/fuzz/fuzz_$$t.c build/fuzz/libcamserver.a build/fuzz/libcamserve.a -lmicrohttpd -lturbojpeg -ljpeg -lpng -lz -lcjson -ldl -lm -pthread -o build/fuzz/fuzz_$$t; \
 	  mkdir -p build/fuzz/corpus_$$t; \
 	  dict=""; [ -f tests/fuzz/$$t.dict ] && dict="-dict=tests/fuzz/$$t.dict"; \
 	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \

@@ -1,5 +1,10 @@
 /* image_jpeg.c: JPEG to RGB8 with TurboJPEG (libjpeg-turbo 2.1 API).
  *
+ * A clean baseline file at full size goes first through libjpeg's own API
+ * with our Huffman decoder (jpeg_huff.c) in place of libjpeg's: the same
+ * pixels, 0.3-0.5 ms sooner on a 512x384 photo.  Anything else about it,
+ * or any warning on the way, and the file is decoded by TurboJPEG as below.
+ *
  * Order matters for hostile input: header (dims, colorspace) first, pixel
  * count against max_pixels, then the one pixel buffer, then decoding.
  *
@@ -16,10 +21,13 @@
 #include "image.h"
 
 #include <limits.h>
+#include <setjmp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <turbojpeg.h>
+
+#include "jpeg_huff.h"
 
 /* libjpeg's JMSG_LENGTH_MAX: TurboJPEG messages are at most this long */
 #define JMSG_LENGTH 200
@@ -146,6 +154,64 @@ static cam_status tj_decompress(tjhandle tj, const uint8_t *p, size_t n, uint8_t
     return CAM_OK;
 }
 
+/* ---- the fast path ----------------------------------------------------- */
+
+typedef struct fast_jpeg {
+    struct jpeg_decompress_struct d;   /* first: libjpeg's callbacks get &d */
+    struct jpeg_error_mgr jerr;
+    jmp_buf fail;
+    int warned;
+} fast_jpeg;
+
+static void fast_error_exit(j_common_ptr c) { longjmp(((fast_jpeg *)(void *)c)->fail, 1); }
+static void fast_emit_message(j_common_ptr c, int level) {
+    if (level < 0) ((fast_jpeg *)(void *)c)->warned = 1;
+}
+static void fast_output_message(j_common_ptr c) { (void)c; }   /* the core never prints */
+
+/* w x h at full size into buf (pitch bytes a row), as tjDecompress2 with
+ * TJPF_RGB and no flags would: libjpeg's defaults (islow IDCT, fancy
+ * upsampling) and EXT_RGB out.  1 when buf holds the image.  0 when the
+ * file is not a clean single-scan baseline JPEG in YCbCr or gray, or
+ * anything went wrong: the caller decodes it with TurboJPEG, which
+ * overwrites every pixel of buf. */
+int cam__jpeg_fast_decompress(const uint8_t *p, size_t n, uint8_t *buf, int w, int h, size_t pitch) {
+    fast_jpeg fj;
+    volatile int ok = 0;
+    memset(&fj, 0, sizeof fj);
+    fj.d.err = jpeg_std_error(&fj.jerr);
+    fj.jerr.error_exit = fast_error_exit;
+    fj.jerr.emit_message = fast_emit_message;
+    fj.jerr.output_message = fast_output_message;
+    if (setjmp(fj.fail)) goto out;   /* before create: it can fail too (memory) */
+    jpeg_create_decompress(&fj.d);
+    jpeg_mem_src(&fj.d, p, (unsigned long)n);
+    if (jpeg_read_header(&fj.d, TRUE) != JPEG_HEADER_OK || fj.warned) goto out;
+    if (fj.d.progressive_mode || fj.d.arith_code || fj.d.data_precision != 8 ||
+        (int)fj.d.image_width != w || (int)fj.d.image_height != h ||
+        (fj.d.jpeg_color_space != JCS_YCbCr && fj.d.jpeg_color_space != JCS_GRAYSCALE))
+        goto out;
+    fj.d.out_color_space = JCS_EXT_RGB;
+    fj.d.dct_method = JDCT_ISLOW;
+    jpeg_start_decompress(&fj.d);
+    if (fj.warned || fj.d.output_width != (JDIMENSION)w || fj.d.output_height != (JDIMENSION)h ||
+        fj.d.output_components != 3 || !cam__jpeg_huff_install(&fj.d))
+        goto out;
+    while (fj.d.output_scanline < fj.d.output_height) {
+        JSAMPROW rows[16];
+        JDIMENSION y = fj.d.output_scanline, want = fj.d.output_height - y;
+        if (want > 16) want = 16;
+        for (JDIMENSION i = 0; i < want; i++) rows[i] = buf + (size_t)(y + i) * pitch;
+        if (jpeg_read_scanlines(&fj.d, rows, want) == 0 || fj.warned || cam__jpeg_huff_status(&fj.d) < 0) goto out;
+    }
+    if (cam__jpeg_huff_status(&fj.d) != 1) goto out;
+    jpeg_finish_decompress(&fj.d);
+    ok = !fj.warned;
+out:
+    jpeg_destroy_decompress(&fj.d);   /* safe on a struct create did not finish: memset above */
+    return ok;
+}
+
 /* ---- decode -------------------------------------------------------------- */
 
 typedef struct jpeg_header {
@@ -191,7 +257,9 @@ static cam_status decode_pixels(tjhandle tj, const uint8_t *p, size_t n, const j
     if (!buf)
         return cam__fail(err, errlen, CAM_ENOMEM, "out of memory for a %dx%d JPEG (%.0f MB)", sw, sh,
                          (double)bytes / 1048576.0);
-    cam_status st = tj_decompress(tj, p, n, buf, sw, (int)pitch, sh, pf, err, errlen);
+    cam_status st = CAM_OK;
+    if (cmyk || num != denom || !cam__jpeg_fast_decompress(p, n, buf, sw, sh, pitch))
+        st = tj_decompress(tj, p, n, buf, sw, (int)pitch, sh, pf, err, errlen);
     if (st != CAM_OK) {
         free(buf);
         return st;
