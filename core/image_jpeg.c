@@ -251,15 +251,18 @@ static cam_status decode_pixels(tjhandle tj, const uint8_t *p, size_t n, const j
     if (sw <= 0 || sh <= 0 || !cam__mul_ok((size_t)sw, ps, &pitch) || pitch > INT_MAX ||
         !cam__mul_ok(pitch, (size_t)sh, &bytes))
         return cam__fail(err, errlen, CAM_ELIMIT, "JPEG %dx%d: decoded size overflows", sw, sh);
-    /* zeroed: whatever path a damaged file takes through libjpeg, no old
-     * heap contents (another request's pixels) can become image data */
-    uint8_t *buf = calloc(bytes, 1);
+    uint8_t *buf = malloc(bytes);
     if (!buf)
         return cam__fail(err, errlen, CAM_ENOMEM, "out of memory for a %dx%d JPEG (%.0f MB)", sw, sh,
                          (double)bytes / 1048576.0);
     cam_status st = CAM_OK;
-    if (cmyk || num != denom || !cam__jpeg_fast_decompress(p, n, buf, sw, sh, pitch))
+    /* The fast path writes every pixel or gives up.  TurboJPEG gets a zeroed
+     * buffer: whatever path a damaged file takes through libjpeg, no old heap
+     * contents (another request's pixels) can become image data. */
+    if (cmyk || num != denom || !cam__jpeg_fast_decompress(p, n, buf, sw, sh, pitch)) {
+        memset(buf, 0, bytes);
         st = tj_decompress(tj, p, n, buf, sw, (int)pitch, sh, pf, err, errlen);
+    }
     if (st != CAM_OK) {
         free(buf);
         return st;
