@@ -258,9 +258,15 @@ static cam_status decode_pixels(tjhandle tj, const uint8_t *p, size_t n, const j
     cam_status st = CAM_OK;
     /* The fast path writes every pixel or gives up.  TurboJPEG gets a zeroed
      * buffer: whatever path a damaged file takes through libjpeg, no old heap
-     * contents (another request's pixels) can become image data. */
+     * contents (another request's pixels) can become image data.  calloc,
+     * not memset: a large buffer then comes as fresh zero pages, and a
+     * 600-byte file claiming 6000x6000 (108 MB) is refused at its first
+     * warning without touching them. */
     if (cmyk || num != denom || !cam__jpeg_fast_decompress(p, n, buf, sw, sh, pitch)) {
-        memset(buf, 0, bytes);
+        free(buf);
+        if (!(buf = calloc(bytes, 1)))
+            return cam__fail(err, errlen, CAM_ENOMEM, "out of memory for a %dx%d JPEG (%.0f MB)", sw, sh,
+                             (double)bytes / 1048576.0);
         st = tj_decompress(tj, p, n, buf, sw, (int)pitch, sh, pf, err, errlen);
     }
     if (st != CAM_OK) {
