@@ -40,10 +40,12 @@ cam_status cam__jpeg_decode(const uint8_t *p, size_t n, const cam_decode_options
 cam_status cam__png_decode(const uint8_t *p, size_t n, const cam_decode_options *opt, cam_image *img,
                            cam_image_info *info, char *err, size_t errlen);
 
-/* A clean baseline JPEG at full size through libjpeg with our Huffman
- * decoder (image_jpeg.c); 0 when it leaves the file to TurboJPEG.  Exposed
- * for the tests, which compare its pixels with TurboJPEG's. */
-int cam__jpeg_fast_decompress(const uint8_t *p, size_t n, uint8_t *buf, int w, int h, size_t pitch);
+/* A clean baseline JPEG at DCT scale num/denom (w x h: the scaled size)
+ * through libjpeg with our Huffman decoder (image_jpeg.c); 0 when it leaves
+ * the file to TurboJPEG.  Exposed for the tests, which compare its pixels
+ * with TurboJPEG's. */
+int cam__jpeg_fast_decompress(const uint8_t *p, size_t n, int num, int denom, uint8_t *buf, int w, int h,
+                              size_t pitch);
 
 /* DCT scale for a w x h JPEG under min_short/min_long (see image_jpeg.c):
  * the factor TurboJPEG will use, num/denom.  Exposed for the tests. */

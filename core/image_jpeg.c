@@ -1,6 +1,6 @@
 /* image_jpeg.c: JPEG to RGB8 with TurboJPEG (libjpeg-turbo 2.1 API).
  *
- * A clean baseline file at full size goes first through libjpeg's own API
+ * A clean baseline file goes first through libjpeg's own API
  * with our Huffman decoder (jpeg_huff.c) in place of libjpeg's: the same
  * pixels, 0.3-0.5 ms sooner on a 512x384 photo.  Anything else about it,
  * or any warning on the way, and the file is decoded by TurboJPEG as below.
@@ -169,13 +169,14 @@ static void fast_emit_message(j_common_ptr c, int level) {
 }
 static void fast_output_message(j_common_ptr c) { (void)c; }   /* the core never prints */
 
-/* w x h at full size into buf (pitch bytes a row), as tjDecompress2 with
- * TJPF_RGB and no flags would: libjpeg's defaults (islow IDCT, fancy
- * upsampling) and EXT_RGB out.  1 when buf holds the image.  0 when the
- * file is not a clean single-scan baseline JPEG in YCbCr or gray, or
- * anything went wrong: the caller decodes it with TurboJPEG, which
+/* The image at scale num/denom, w x h, into buf (pitch bytes a row), as
+ * tjDecompress2 with TJPF_RGB and no flags would: libjpeg's defaults (islow
+ * IDCT, fancy upsampling) and EXT_RGB out.  1 when buf holds the image.  0
+ * when the file is not a clean single-scan baseline JPEG in YCbCr or gray,
+ * or anything went wrong: the caller decodes it with TurboJPEG, which
  * overwrites every pixel of buf. */
-int cam__jpeg_fast_decompress(const uint8_t *p, size_t n, uint8_t *buf, int w, int h, size_t pitch) {
+int cam__jpeg_fast_decompress(const uint8_t *p, size_t n, int num, int denom, uint8_t *buf, int w, int h,
+                              size_t pitch) {
     fast_jpeg fj;
     volatile int ok = 0;
     memset(&fj, 0, sizeof fj);
@@ -188,11 +189,12 @@ int cam__jpeg_fast_decompress(const uint8_t *p, size_t n, uint8_t *buf, int w, i
     jpeg_mem_src(&fj.d, p, (unsigned long)n);
     if (jpeg_read_header(&fj.d, TRUE) != JPEG_HEADER_OK || fj.warned) goto out;
     if (fj.d.progressive_mode || fj.d.arith_code || fj.d.data_precision != 8 ||
-        (int)fj.d.image_width != w || (int)fj.d.image_height != h ||
         (fj.d.jpeg_color_space != JCS_YCbCr && fj.d.jpeg_color_space != JCS_GRAYSCALE))
         goto out;
     fj.d.out_color_space = JCS_EXT_RGB;
     fj.d.dct_method = JDCT_ISLOW;
+    fj.d.scale_num = (unsigned)num;
+    fj.d.scale_denom = (unsigned)denom;
     jpeg_start_decompress(&fj.d);
     if (fj.warned || fj.d.output_width != (JDIMENSION)w || fj.d.output_height != (JDIMENSION)h ||
         fj.d.output_components != 3 || !cam__jpeg_huff_install(&fj.d))
@@ -262,7 +264,7 @@ static cam_status decode_pixels(tjhandle tj, const uint8_t *p, size_t n, const j
      * not memset: a large buffer then comes as fresh zero pages, and a
      * 600-byte file claiming 6000x6000 (108 MB) is refused at its first
      * warning without touching them. */
-    if (cmyk || num != denom || !cam__jpeg_fast_decompress(p, n, buf, sw, sh, pitch)) {
+    if (cmyk || !cam__jpeg_fast_decompress(p, n, num, denom, buf, sw, sh, pitch)) {
         free(buf);
         if (!(buf = calloc(bytes, 1)))
             return cam__fail(err, errlen, CAM_ENOMEM, "out of memory for a %dx%d JPEG (%.0f MB)", sw, sh,

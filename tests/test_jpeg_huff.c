@@ -105,7 +105,8 @@ typedef struct outcome {
     int same;        /* fast: its pixels equal TurboJPEG's */
 } outcome;
 
-static outcome compare(const uint8_t *p, size_t n) {
+/* both decoders at DCT scale 1/denom */
+static outcome compare_scaled(const uint8_t *p, size_t n, int denom) {
     outcome o = {0, -1, 0};
     tjhandle tj = tjInitDecompress();
     int w, h, ss, cs;
@@ -114,11 +115,14 @@ static outcome compare(const uint8_t *p, size_t n) {
         tjDestroy(tj);
         return o;
     }
+    tjscalingfactor sf = {1, denom};
+    w = TJSCALED(w, sf);
+    h = TJSCALED(h, sf);
     size_t bytes = (size_t)w * h * 3;
     uint8_t *a = malloc(bytes), *b = malloc(bytes);
     memset(a, 1, bytes);
     memset(b, 2, bytes);
-    o.fast = cam__jpeg_fast_decompress(p, n, b, w, h, (size_t)w * 3);
+    o.fast = cam__jpeg_fast_decompress(p, n, 1, denom, b, w, h, (size_t)w * 3);
     o.tj_rc = tjDecompress2(tj, p, (unsigned long)n, a, w, w * 3, h, TJPF_RGB, 0);
     o.same = o.fast && memcmp(a, b, bytes) == 0;
     free(a);
@@ -126,6 +130,8 @@ static outcome compare(const uint8_t *p, size_t n) {
     tjDestroy(tj);
     return o;
 }
+
+static outcome compare(const uint8_t *p, size_t n) { return compare_scaled(p, n, 1); }
 
 static const char *spec_name(const jpeg_spec *s) {
     static char buf[160];
@@ -138,8 +144,9 @@ static const char *spec_name(const jpeg_spec *s) {
 /* ---- tests ---------------------------------------------------------------------------- */
 
 /* every sampling libjpeg writes, sizes around the MCU edges, low to top
- * quality (noise at q100 has AC codes of 12-16 bits: the slow path),
- * standard and optimized tables, with and without restart markers */
+ * quality (noise at q100 has AC codes of 11-16 bits: the slow path),
+ * standard and optimized tables, with and without restart markers; each at
+ * full size and at one of 1/2, 1/4, 1/8 */
 TEST(written_files_identical) {
     static const int sizes[][2] = {{1, 1}, {7, 5}, {16, 16}, {17, 33}, {64, 48}, {101, 77}, {333, 250}};
     static const int samp[][3] = {{0, 1, 1}, {0, 2, 1}, {0, 2, 2}, {0, 1, 2}, {0, 4, 1}, {1, 1, 1}};
@@ -154,10 +161,15 @@ TEST(written_files_identical) {
                                    (int)(si + pi + qi + variant) % 3};
                     blob b = write_jpeg(&s);
                     outcome o = compare(b.p, b.n);
+                    /* and at one of the reduced sizes (DCT scaling) */
+                    int denom = 2 << (int)((si + pi + qi + variant) % 3);
+                    outcome r = compare_scaled(b.p, b.n, denom);
                     free(b.p);
                     CHECK(o.tj_rc == 0, "%s: TurboJPEG failed", spec_name(&s));
                     CHECK(o.fast, "%s: not decoded by the fast path", spec_name(&s));
                     CHECK(o.same, "%s: pixels differ from TurboJPEG's", spec_name(&s));
+                    CHECK(r.tj_rc == 0 && r.fast && r.same, "%s at 1/%d: TurboJPEG rc %d, fast %d, same %d",
+                          spec_name(&s), denom, r.tj_rc, r.fast, r.same);
                     files++;
                 }
     CHECK(files == 7 * 6 * 4 * 4, "%d files", files);
@@ -178,10 +190,11 @@ static void check_dir(const char *dir, int *files, int *fast) {
         blob b;
         b.p = check_slurp(path, &b.n);
         CHECK(b.p, "cannot read %s", path);
-        outcome o = compare(b.p, b.n);
+        outcome o = compare(b.p, b.n), r = compare_scaled(b.p, b.n, 2);
         free(b.p);
         CHECK(o.tj_rc == 0, "%s: TurboJPEG failed", path);
         CHECK(!o.fast || o.same, "%s: pixels differ from TurboJPEG's", path);
+        CHECK(r.fast == o.fast && (!r.fast || r.same), "%s at 1/2: fast %d, same %d", path, r.fast, r.same);
         (*files)++;
         *fast += o.fast;
     }
@@ -211,18 +224,18 @@ TEST(leaves_other_files_alone) {
     jpeg_spec cmyk = {64, 40, 0, 1, 1, 85, 0, 0, 0, 1, 0};
     b = write_jpeg(&cmyk);
     uint8_t *px = malloc(64 * 40 * 3);
-    CHECK(!cam__jpeg_fast_decompress(b.p, b.n, px, 64, 40, 64 * 3), "CMYK decoded by the fast path");
+    CHECK(!cam__jpeg_fast_decompress(b.p, b.n, 1, 1, px, 64, 40, 64 * 3), "CMYK decoded by the fast path");
     free(px);
     free(b.p);
     /* the size the caller expects must be the file's */
     jpeg_spec plain = {64, 40, 0, 2, 2, 85, 0, 0, 0, 0, 0};
     b = write_jpeg(&plain);
     px = malloc(64 * 40 * 3);
-    CHECK(cam__jpeg_fast_decompress(b.p, b.n, px, 64, 40, 64 * 3), "plain 4:2:0 not decoded");
-    CHECK(!cam__jpeg_fast_decompress(b.p, b.n, px, 40, 64, 64 * 3), "decoded with the wrong size");
+    CHECK(cam__jpeg_fast_decompress(b.p, b.n, 1, 1, px, 64, 40, 64 * 3), "plain 4:2:0 not decoded");
+    CHECK(!cam__jpeg_fast_decompress(b.p, b.n, 1, 1, px, 40, 64, 64 * 3), "decoded with the wrong size");
     /* cut anywhere, EOI included: no pixels from the fast path */
     int cut_fast = 0;
-    for (size_t n = 0; n < b.n; n++) cut_fast += cam__jpeg_fast_decompress(b.p, n, px, 64, 40, 64 * 3);
+    for (size_t n = 0; n < b.n; n++) cut_fast += cam__jpeg_fast_decompress(b.p, n, 1, 1, px, 64, 40, 64 * 3);
     CHECK(cut_fast == 0, "%d cut files decoded by the fast path", cut_fast);
     free(px);
     free(b.p);
@@ -239,7 +252,7 @@ TEST(restart_markers_checked) {
     jpeg_spec s = {96, 64, 0, 2, 2, 90, 0, 2, 0, 0, 1};
     blob b = write_jpeg(&s);
     uint8_t *px = malloc(96 * 64 * 3);
-    CHECK(cam__jpeg_fast_decompress(b.p, b.n, px, 96, 64, 96 * 3), "clean file not decoded");
+    CHECK(cam__jpeg_fast_decompress(b.p, b.n, 1, 1, px, 96, 64, 96 * 3), "clean file not decoded");
     long at = find_rst(&b, 1);
     CHECK(at > 0, "no second RST marker");
     /* RST1 written as RST2: out of order */
@@ -331,7 +344,7 @@ TEST(faster_than_turbojpeg) {
         double t0 = now_ms();
         CHECK(tjDecompress2(tj, b.p, (unsigned long)b.n, px, W, W * 3, H, TJPF_RGB, 0) == 0, "TurboJPEG");
         double t1 = now_ms();
-        CHECK(cam__jpeg_fast_decompress(b.p, b.n, px, W, H, W * 3), "fast path");
+        CHECK(cam__jpeg_fast_decompress(b.p, b.n, 1, 1, px, W, H, W * 3), "fast path");
         double t2 = now_ms();
         if (t1 - t0 < best_tj) best_tj = t1 - t0;
         if (t2 - t1 < best_fast) best_fast = t2 - t1;
