@@ -39,15 +39,17 @@ enum {
     PAD_BYTES = 2560 + 64,
 };
 
-/* A table entry: bits 0-5 the bits to drop, bits 6-7 the kind, bits 8-11
- * the zero run before the coefficient (AC), bits 16-31 the value (kind
- * COEF) or the symbol (kind CODE). */
-enum { KIND_SLOW = 0, KIND_COEF = 1, KIND_EOB = 2, KIND_CODE = 3 };
+/* A table entry: bits 0-5 the bits to drop, bits 6-7 the kind, bits 8-12
+ * the zero run before the coefficient plus one (AC: how far the coefficient
+ * index moves), bits 16-31 the value (kind COEF) or the symbol (kind CODE).
+ * COEF is 0 so that the hot loop tests the kind with one `test`; SLOW is
+ * what memset(0x40) leaves. */
+enum { KIND_COEF = 0, KIND_SLOW = 1, KIND_EOB = 2, KIND_CODE = 3 };
 /* & 63: shlx (x86-64-v3 and up, see CAM__HOT) takes its count mod 64, so
  * the compiler drops this mask from the chain lookup -> shift -> lookup */
 #define E_DROP(e) ((e) & 63u)
 #define E_KIND(e) (((e) >> 6) & 3u)
-#define E_RUN(e) (((e) >> 8) & 15u)
+#define E_STEP(e) (((e) >> 8) & 31u)
 #define E_VALUE(e) ((int32_t)(e) >> 16)
 #define E_SYMBOL(e) (((e) >> 16) & 255u)
 
@@ -78,12 +80,20 @@ typedef struct huff_decoder {
 } huff_decoder;
 
 /* natural order of the zig-zag index, with 16 extra entries: a run past
- * the end writes coefficient 63, as libjpeg's own table makes it do */
+ * the end writes coefficient 63, as libjpeg's own table makes it do.
+ * natural_after[k] is natural[k - 1]: the hot loop moves k past the
+ * coefficient first and stores it after. */
 static const uint8_t natural[64 + 16] = {
     0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26, 33,
     40, 48, 41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36,
     29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
     47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
+};
+static const uint8_t natural_after[64 + 16] = {
+    0,  0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26,
+    33, 40, 48, 41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43,
+    36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61,
+    54, 47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
 };
 
 /* the signed value of `size` extra bits v (JPEG's EXTEND) */
@@ -95,7 +105,7 @@ static inline int32_t extend(uint32_t v, unsigned size) {
  * (libjpeg refuses those too, so this is a second check, not the first). */
 static int build_table(huff_table *t, const JHUFF_TBL *h, int is_ac) {
     int code = 0, k = 0;
-    memset(t->fast, 0, sizeof t->fast);   /* KIND_SLOW */
+    memset(t->fast, KIND_SLOW << 6, sizeof t->fast);   /* every byte 0x40: kind SLOW */
     for (int len = 1; len <= 16; len++) {
         int count = h->bits[len];
         t->valoff[len] = k - code;
@@ -115,7 +125,7 @@ static int build_table(huff_table *t, const JHUFF_TBL *h, int is_ac) {
                     /* code and extra bits in one entry; ZRL (run 15, size 0)
                      * is 15 zeros and a zero: the same as 16 zeros */
                     int32_t v = size ? extend((uint32_t)(j >> (shift - (int)size)) & ((1u << size) - 1), size) : 0;
-                    e = (uint32_t)(len + (int)size) | KIND_COEF << 6 | run << 8 | (uint32_t)v << 16;
+                    e = (uint32_t)(len + (int)size) | KIND_COEF << 6 | (run + 1) << 8 | (uint32_t)v << 16;
                 } else {
                     e = (uint32_t)len | KIND_CODE << 6 | sym << 16;
                 }
@@ -231,11 +241,11 @@ CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) 
         for (;;) {
 #define ONE_CODE()                                         \
     e = ac->fast[buf >> (64 - FAST_BITS)];                 \
-    if (__builtin_expect(E_KIND(e) != KIND_COEF, 0)) goto other; \
+    if (__builtin_expect(e & 0xC0u, 0)) goto other;       \
     DROP(E_DROP(e));                                       \
-    k += (int)E_RUN(e);                                    \
-    blk[natural[k]] = (JCOEF)E_VALUE(e);                   \
-    if (++k >= 64) goto block_end;
+    k += (int)E_STEP(e);                                   \
+    blk[natural_after[k]] = (JCOEF)E_VALUE(e);             \
+    if (k >= 64) goto block_end;
             ONE_CODE() ONE_CODE() ONE_CODE() ONE_CODE()
             REFILL();
             continue;
