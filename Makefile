@@ -62,7 +62,7 @@ $(BUILD)/tests/%: tests/%.c $(SERVER_LIB) $(LIB) $(wildcard tests/*.h tests/fuzz
 test: all $(TEST_BIN)
 	@CAMSERVE_BIN=$(abspath $(BIN)) tests/run.sh $(TEST_BIN) \
 	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_ops_conv CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_models \
-	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_preprocess \
+	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_preprocess CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_render \
 	  tests/test_deploy.sh tests/browser/test_browser.sh
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suites.

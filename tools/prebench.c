@@ -1,7 +1,7 @@
 /* prebench.c: speed and output of preprocessing (core/preprocess.c).
  *
  *   make && gcc -std=c11 -O3 -g -D_GNU_SOURCE -pthread -Iinclude -Icore \
- *       tools/prebench.c build/libcamserve.a -lturbojpeg -lpng -lz -lm -o build/prebench
+ *       tools/prebench.c build/libcamserve.a -lturbojpeg -ljpeg -lpng -lz -lm -o build/prebench
  *   build/prebench time [image [reps]]   median ms of cam_preprocess_image, mobilenetv2's
  *                                        config (224x224 stretch, mean = std = 128)
  *   build/prebench hash                  FNV-1a of the outputs over many sizes, modes and

@@ -5,7 +5,7 @@
  * the whole rendering chain (overlay + PNG + base64) and of preprocessing.
  *
  *   make && gcc -std=c11 -O3 -D_GNU_SOURCE -pthread -Iinclude -Icore \
- *       tools/renderbench.c build/libcamserve.a -lturbojpeg -lpng -lz -lm -o build/renderbench
+ *       tools/renderbench.c build/libcamserve.a -lturbojpeg -ljpeg -lpng -lz -lm -o build/renderbench
  *   build/renderbench [images-dir [reps]]
  *   build/renderbench --chain image [reps]     (only overlay + PNG + base64)
  *
