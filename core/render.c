@@ -287,14 +287,26 @@ cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cma
  * pairs, see PAIR_MAXLEN, for 0.1-0.2 % more bytes, and blocks of 16 KiB
  * and more with a code from a quarter of their bytes, see histogram, for
  * another 0.5-0.9 %: 0.572 and 0.463 of raw on the photos and overlays).
- * Paeth: the smallest output at no measurable cost over the other filters; 128 KiB
- * blocks: as small as 32 KiB (a code per block adapts to image regions;
- * 1 MiB blocks are 1% larger).  The output is a standard PNG (one IDAT);
- * the tests decode it with libpng. */
+ * Filter and block size, remeasured after those two rounds (27 Nov, the 10
+ * photos of ../shared/images and overlays of them with a CAM-like blob,
+ * sums of medians of 40 encodes each):
+ *
+ *                             photos              overlays
+ *                          ms      bytes       ms      bytes
+ *   paeth, 128 KiB blocks  9.00  5,751,112     8.64  4,659,047
+ *   paeth, 256 KiB         8.18  5,762,672     7.94  4,674,879
+ *   avg,   128 KiB         8.32  5,801,941     8.04  4,711,036
+ *   avg,   256 KiB         7.50  5,813,251     7.27  4,723,304
+ *
+ * Avg with 256 KiB blocks: 16 % less time for 1.1-1.4 % more bytes (on
+ * hot_dog.jpg's overlay 0.53 -> 0.44 ms, 227,749 -> 229,725 bytes).  Each
+ * block costs ~25 us besides its bytes (its sample, its code and the 256 KB
+ * table of pair codes), and the avg predictor is cheaper than Paeth's.
+ * The output is a standard PNG (one IDAT); the tests decode it with libpng. */
 
 void cam__png_default_params(cam__png_params *p) {
-    p->filter = CAM__PNG_PAETH;
-    p->block_bytes = 128 * 1024;
+    p->filter = CAM__PNG_AVG;
+    p->block_bytes = 256 * 1024;
 }
 
 static inline void store64le(uint8_t *p, uint64_t v) {
