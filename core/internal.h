@@ -28,6 +28,12 @@
 #define CAM__HOT
 #endif
 
+/* 1 when the CPU has x86-64-v4 (AVX-512 F, BW, CD, DQ, VL) and
+ * CAMSERVE_NO_AVX512 (set to anything but 0) does not turn camserve's
+ * AVX-512 paths off: the tests set it to cover the portable ones on
+ * AVX-512 machines too.  Cached; 0 in builds without those paths (clang). */
+bool cam__avx512_enabled(void);
+
 /* printf into err (if non-NULL) and return st: `return cam__fail(err, len, CAM_EFORMAT, "...")`. */
 cam_status cam__fail(char *err, size_t errlen, cam_status st, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));

@@ -168,6 +168,17 @@ static inline int decode_long(uint64_t *bufp, int *nbitsp, const huff_table *t) 
     return -1;
 }
 
+/* The symbol of a code its fast entry e did not finish: kind CODE carries
+ * it, kind SLOW needs the walk over the long codes.  -1: no code. */
+static inline int finish_code(uint32_t e, uint64_t *bufp, int *nbitsp, const huff_table *t) {
+    if (E_KIND(e) == KIND_CODE) {
+        *bufp <<= E_DROP(e);
+        *nbitsp -= (int)E_DROP(e);
+        return (int)E_SYMBOL(e);
+    }
+    return decode_long(bufp, nbitsp, t);
+}
+
 /* ---- decode_mcu ---------------------------------------------------------------------- */
 
 CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) {
@@ -211,13 +222,8 @@ CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) 
             DROP(E_DROP(e));
             diff = E_VALUE(e);
         } else {
-            int s;
-            if (E_KIND(e) == KIND_CODE) {
-                DROP(E_DROP(e));
-                s = (int)E_SYMBOL(e);
-            } else if ((s = decode_long(&buf, &nbits, dc)) < 0) {
-                goto fail;
-            }
+            int s = finish_code(e, &buf, &nbits, dc);
+            if (s < 0) goto fail;
             diff = 0;
             if (s) {   /* at most 15 bits after at most 16: buf still holds them */
                 diff = extend((uint32_t)(buf >> (64 - s)), (unsigned)s);
@@ -255,13 +261,8 @@ CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) 
                 break;
             }
             REFILL();
-            int rs;
-            if (E_KIND(e) == KIND_CODE) {
-                DROP(E_DROP(e));
-                rs = (int)E_SYMBOL(e);
-            } else if ((rs = decode_long(&buf, &nbits, ac)) < 0) {
-                goto fail;
-            }
+            int rs = finish_code(e, &buf, &nbits, ac);
+            if (rs < 0) goto fail;
             int run = rs >> 4, size = rs & 15;
             if (size == 0) {
                 if (run != 15) break;   /* EOB (libjpeg reads any run with size 0 so) */

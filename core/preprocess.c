@@ -251,14 +251,7 @@ static HOT void hpass_row(const uint8_t *restrict src, int n_in, int32_t *restri
 /* CAMSERVE_NO_AVX512=1 keeps hpass_row, so that the tests cover it on
  * AVX-512 machines too (as in ops/conv.c). */
 static int hv_available(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        const char *off = getenv("CAMSERVE_NO_AVX512");
-        __builtin_cpu_init();
-        cached = !(off && *off && strcmp(off, "0") != 0) && __builtin_cpu_supports("x86-64-v4") &&
-                 __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
-    }
-    return cached;
+    return cam__avx512_enabled() && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vbmi");
 }
 
 /* G: 4-tap groups per value, a constant in the common cases so that the

@@ -98,17 +98,8 @@ static void gather_row(const uint32_t *restrict lut4, const uint8_t *restrict id
 #define VBMI_TARGET __attribute__((target("arch=x86-64-v4,avx512vbmi")))
 
 /* CAMSERVE_NO_AVX512=1 keeps gather_row, so that the tests cover it on
- * AVX-512 machines too (as in preprocess.c and ops/conv.c). */
-static int vbmi_available(void) {
-    static int cached = -1;
-    if (cached < 0) {
-        const char *off = getenv("CAMSERVE_NO_AVX512");
-        __builtin_cpu_init();
-        cached = !(off && *off && strcmp(off, "0") != 0) && __builtin_cpu_supports("x86-64-v4") &&
-                 __builtin_cpu_supports("avx512vbmi");
-    }
-    return cached;
-}
+ * AVX-512 machines too. */
+static int vbmi_available(void) { return cam__avx512_enabled() && __builtin_cpu_supports("avx512vbmi"); }
 
 /* Where output byte j of each 64-byte third of 64 RGB pixels comes from:
  * pixel p = (64 r + j) / 3, channel (64 r + j) % 3.  rg picks R (p) or G

@@ -401,13 +401,7 @@ static void pg_pack(float *dst, const float *w, const float *b, int64_t groups, 
  * the tests cover them on AVX-512 machines too. */
 static bool pg_available(void) {
 #if PG_BUILT
-    static int cached = -1;
-    if (cached < 0) {
-        const char *off = getenv("CAMSERVE_NO_AVX512");
-        __builtin_cpu_init();
-        cached = !(off && *off && strcmp(off, "0") != 0) && __builtin_cpu_supports("x86-64-v4");
-    }
-    return cached;
+    return cam__avx512_enabled();
 #else
     return false;
 #endif
