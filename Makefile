@@ -63,6 +63,7 @@ test: all $(TEST_BIN)
 	@CAMSERVE_BIN=$(abspath $(BIN)) tests/run.sh $(TEST_BIN) \
 	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_ops_conv CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_models \
 	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_preprocess CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_render \
+	  CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_jpeg_huff CAMSERVE_NO_AVX512=1@$(BUILD)/tests/test_jpeg_idct \
 	  tests/test_deploy.sh tests/browser/test_browser.sh
 
 # AddressSanitizer + UndefinedBehaviorSanitizer build of everything, then the suites.

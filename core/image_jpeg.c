@@ -200,6 +200,7 @@ int cam__jpeg_fast_decompress(const uint8_t *p, size_t n, int num, int denom, ui
     if (fj.warned || fj.d.output_width != (JDIMENSION)w || fj.d.output_height != (JDIMENSION)h ||
         fj.d.output_components != 3 || !cam__jpeg_huff_install(&fj.d))
         goto out;
+    if (cam__jpeg_huff_decode_rgb(&fj.d, buf, pitch) < 0 || fj.warned) goto out;
     while (fj.d.output_scanline < fj.d.output_height) {
         JSAMPROW rows[16];
         JDIMENSION y = fj.d.output_scanline, want = fj.d.output_height - y;

@@ -30,6 +30,7 @@
 #include <string.h>
 
 #include "internal.h"   /* CAM__HOT */
+#include "jpeg_idct.h"
 
 enum {
     FAST_BITS = 10,   /* 11 and 12 measured slower: the tables outgrow L1 */
@@ -79,22 +80,27 @@ typedef struct huff_decoder {
     huff_table *dc[NUM_HUFF_TBLS], *ac[NUM_HUFF_TBLS];
 } huff_decoder;
 
-/* natural order of the zig-zag index, with 16 extra entries: a run past
- * the end writes coefficient 63, as libjpeg's own table makes it do.
- * natural_after[k] is natural[k - 1]: the hot loop moves k past the
- * coefficient first and stores it after. */
-static const uint8_t natural[64 + 16] = {
-    0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26, 33,
-    40, 48, 41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43, 36,
-    29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61, 54,
-    47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
-};
-static const uint8_t natural_after[64 + 16] = {
-    0,  0,  1,  8,  16, 9,  2,  3,  10, 17, 24, 32, 25, 18, 11, 4,  5,  12, 19, 26,
-    33, 40, 48, 41, 34, 27, 20, 13, 6,  7,  14, 21, 28, 35, 42, 49, 56, 57, 50, 43,
-    36, 29, 22, 15, 23, 30, 37, 44, 51, 58, 59, 52, 45, 38, 31, 39, 46, 53, 60, 61,
-    54, 47, 55, 62, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63, 63,
-};
+/* The zig-zag order: the natural index (8 row + column) of each coefficient. */
+#define ZIGZAG(X)                                                                                            \
+    X(0), X(1), X(8), X(16), X(9), X(2), X(3), X(10), X(17), X(24), X(32), X(25), X(18), X(11), X(4), X(5),  \
+        X(12), X(19), X(26), X(33), X(40), X(48), X(41), X(34), X(27), X(20), X(13), X(6), X(7), X(14),     \
+        X(21), X(28), X(35), X(42), X(49), X(56), X(57), X(50), X(43), X(36), X(29), X(22), X(15), X(23),   \
+        X(30), X(37), X(44), X(51), X(58), X(59), X(52), X(45), X(38), X(31), X(39), X(46), X(53), X(60),   \
+        X(61), X(54), X(47), X(55), X(62), X(63)
+#define REPEAT15(v) v, v, v, v, v, v, v, v, v, v, v, v, v, v, v
+#define NATURAL(n) (n)
+/* where a coefficient goes in the group layout of jpeg_idct.h */
+#define GROUPED(n) (((n) >> 3) * 32 + ((n)&7))
+
+/* Where the k-th coefficient goes, with 16 extra entries: a run past the
+ * end writes coefficient 63, as libjpeg's own table makes it do.  The
+ * *_after tables are shifted by one: the hot loop moves k past the
+ * coefficient first and stores it after.  natural: libjpeg's blocks;
+ * grouped: ours (cam__jpeg_huff_decode_rgb). */
+static const uint8_t natural[64 + 16] = {ZIGZAG(NATURAL), REPEAT15(63), 63};
+static const uint8_t natural_after[64 + 16] = {0, ZIGZAG(NATURAL), REPEAT15(63)};
+static const uint8_t grouped[64 + 16] = {ZIGZAG(GROUPED), REPEAT15(GROUPED(63)), GROUPED(63)};
+static const uint8_t grouped_after[64 + 16] = {0, ZIGZAG(GROUPED), REPEAT15(GROUPED(63))};
 
 /* the signed value of `size` extra bits v (JPEG's EXTEND) */
 static inline int32_t extend(uint32_t v, unsigned size) {
@@ -181,13 +187,17 @@ static inline int finish_code(uint32_t e, uint64_t *bufp, int *nbitsp, const huf
 
 /* ---- decode_mcu ---------------------------------------------------------------------- */
 
-CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) {
-    huff_decoder *d = (huff_decoder *)cinfo->entropy;
+/* One MCU into blocks[0..n_blocks-1] (zeroed), coefficient k of a block at
+ * order[k] (and order_after[k + 1]).  A failure sets d->failed. */
+static inline __attribute__((always_inline)) void decode_blocks(j_decompress_ptr cinfo, huff_decoder *d,
+                                                                int n_blocks, JCOEF *const *blocks,
+                                                                const uint8_t *order,
+                                                                const uint8_t *order_after) {
     /* after a failure the rest of the image is not decoded: the caller stops
      * reading scanlines and decodes the file again */
     if (d->failed || d->mcus_left == 0) {
         d->failed = 1;
-        return TRUE;
+        return;
     }
     d->mcus_left--;
     const uint8_t *pos = d->pos;
@@ -208,8 +218,8 @@ CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) 
         }
         d->to_go--;
     }
-    for (int b = 0; b < cinfo->blocks_in_MCU; b++) {
-        JCOEF *blk = MCU_data[b][0];   /* zeroed by libjpeg's coefficient controller */
+    for (int b = 0; b < n_blocks; b++) {
+        JCOEF *blk = blocks[b];
         const huff_table *ac = d->ac_of[b];
         const huff_table *dc = d->dc_of[b];
         uint32_t e;
@@ -250,7 +260,7 @@ CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) 
     if (__builtin_expect(e & 0xC0u, 0)) goto other;       \
     DROP(E_DROP(e));                                       \
     k += (int)E_STEP(e);                                   \
-    blk[natural_after[k]] = (JCOEF)E_VALUE(e);             \
+    blk[order_after[k]] = (JCOEF)E_VALUE(e);               \
     if (k >= 64) goto block_end;
             ONE_CODE() ONE_CODE() ONE_CODE() ONE_CODE()
             REFILL();
@@ -269,7 +279,7 @@ CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) 
                 k += 16;
             } else {
                 k += run;
-                blk[natural[k]] = (JCOEF)extend((uint32_t)(buf >> (64 - size)), (unsigned)size);
+                blk[order[k]] = (JCOEF)extend((uint32_t)(buf >> (64 - size)), (unsigned)size);
                 DROP(size);
                 k++;
             }
@@ -293,10 +303,29 @@ CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) 
         src->bytes_in_buffer -= (size_t)(d->marker - src->next_input_byte);
         src->next_input_byte = d->marker;
     }
-    return TRUE;
+    return;
 fail:
     d->failed = 1;
+}
+
+/* libjpeg's entry: its coefficient controller has zeroed the blocks */
+CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) {
+    JCOEF *blocks[D_MAX_BLOCKS_IN_MCU];
+    int n = cinfo->blocks_in_MCU;
+    for (int b = 0; b < n; b++) blocks[b] = MCU_data[b][0];
+    decode_blocks(cinfo, (huff_decoder *)cinfo->entropy, n, blocks, natural, natural_after);
     return TRUE;
+}
+
+/* ours: n MCUs (at most CAM_JPEG_GROUP) of one block per component into
+ * the components' groups, MCU j at column 8 j of the group layout */
+CAM__HOT static void decode_group(j_decompress_ptr cinfo, int n, int n_blocks, JCOEF *const *group_of) {
+    huff_decoder *d = (huff_decoder *)cinfo->entropy;
+    for (int j = 0; j < n; j++) {
+        JCOEF *blocks[3];
+        for (int b = 0; b < n_blocks; b++) blocks[b] = group_of[b] + 8 * j;
+        decode_blocks(cinfo, d, n_blocks, blocks, grouped, grouped_after);
+    }
 }
 
 static void start_pass(j_decompress_ptr cinfo) {
@@ -400,4 +429,69 @@ int cam__jpeg_huff_install(j_decompress_ptr cinfo) {
 int cam__jpeg_huff_status(j_decompress_ptr cinfo) {
     const huff_decoder *d = (const huff_decoder *)cinfo->entropy;
     return d->failed ? -1 : d->mcus_left == 0;
+}
+
+/* ---- our pixel path ------------------------------------------------------------------ */
+
+/* Decodes the whole scan into rgb, four MCUs at a time: their coefficients
+ * into one group per component (jpeg_idct.h), the groups to samples, the
+ * samples of 32 columns x 8 rows to RGB, while all of it is in L1.
+ * libjpeg's coefficient controller, IDCT and colour converter are skipped,
+ * with a function call and a thread-local lookup per block. */
+int cam__jpeg_huff_decode_rgb(j_decompress_ptr cinfo, uint8_t *rgb, size_t pitch) {
+    const huff_decoder *d = (const huff_decoder *)cinfo->entropy;
+    int nc = cinfo->num_components;
+    /* one block per component per MCU at the full scale: every component at
+     * full resolution (all sampling factors 1), or a single component */
+    if (!cam__jpeg_idct_available() || d->pub.decode_mcu != decode_mcu || d->failed ||
+        d->mcus_left != (uint64_t)cinfo->MCUs_per_row * cinfo->MCU_rows_in_scan)
+        return 0;
+    if (!((nc == 3 && cinfo->jpeg_color_space == JCS_YCbCr) || (nc == 1 && cinfo->jpeg_color_space == JCS_GRAYSCALE)) ||
+        cinfo->out_color_space != JCS_EXT_RGB || cinfo->comps_in_scan != nc || cinfo->blocks_in_MCU != nc ||
+        cinfo->output_width != cinfo->image_width || cinfo->output_height != cinfo->image_height)
+        return 0;
+    _Alignas(64) int16_t coef[3][CAM_JPEG_GROUP_COEFS];
+    _Alignas(64) int16_t quant[3][CAM_JPEG_GROUP_COEFS];
+    _Alignas(64) uint8_t samples[3][8 * 32];
+    JCOEF *group_of[3];
+    for (int ci = 0; ci < nc; ci++) {
+        const jpeg_component_info *c = &cinfo->comp_info[ci];
+        if (c->DCT_scaled_size != DCTSIZE || !c->quant_table || (nc > 1 && (c->h_samp_factor != 1 || c->v_samp_factor != 1)))
+            return 0;
+        cam__jpeg_quant_group(c->quant_table->quantval, quant[ci]);
+    }
+    /* block b of an MCU belongs to the scan's component MCU_membership[b],
+     * which need not be the frame's component b */
+    for (int b = 0; b < nc; b++) {
+        int ci = cinfo->cur_comp_info[cinfo->MCU_membership[b]]->component_index;
+        if (ci < 0 || ci >= nc) return 0;
+        group_of[b] = coef[ci];
+    }
+    memset(coef, 0, sizeof coef);
+    const unsigned w = cinfo->output_width, h = cinfo->output_height, per_row = cinfo->MCUs_per_row;
+    for (unsigned my = 0; my < cinfo->MCU_rows_in_scan; my++) {
+        for (unsigned mx = 0; mx < per_row; mx += CAM_JPEG_GROUP) {
+            int n = per_row - mx < CAM_JPEG_GROUP ? (int)(per_row - mx) : CAM_JPEG_GROUP;
+            decode_group(cinfo, n, nc, group_of);
+            if (d->failed) return -1;
+            for (int ci = 0; ci < nc; ci++) {
+                cam__jpeg_idct_group(coef[ci], quant[ci], samples[ci]);
+                memset(coef[ci], 0, sizeof coef[ci]);
+            }
+            unsigned x0 = mx * 8, y0 = my * 8;
+            int cols = w - x0 < 32 ? (int)(w - x0) : 32;
+            for (unsigned r = 0; r < 8 && y0 + r < h; r++) {
+                const uint8_t *y = samples[0] + 32 * r;
+                cam__jpeg_rgb_row(y, nc == 3 ? samples[1] + 32 * r : NULL, nc == 3 ? samples[2] + 32 * r : NULL,
+                                  rgb + (size_t)(y0 + r) * pitch + 3 * (size_t)x0, cols);
+            }
+        }
+    }
+    if (cam__jpeg_huff_status(cinfo) != 1) return -1;
+    /* leave libjpeg as its own decoder would at the end of the scan, so
+     * that jpeg_finish_decompress() reads on to EOI (and warns about
+     * anything odd there) */
+    (*cinfo->inputctl->finish_input_pass)(cinfo);
+    cinfo->output_scanline = cinfo->output_height;
+    return 1;
 }
