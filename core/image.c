@@ -18,6 +18,10 @@ static const uint8_t PNG_MAGIC[8] = {0x89, 'P', 'N', 'G', 0x0D, 0x0A, 0x1A, 0x0A
 static const uint8_t JPEG_MAGIC[3] = {0xFF, 0xD8, 0xFF};
 
 cam_status cam_image_alloc(cam_image *img, int width, int height, char *err, size_t errlen) {
+    return cam__image_alloc(img, width, height, 1, err, errlen);
+}
+
+cam_status cam__image_alloc(cam_image *img, int width, int height, int zeroed, char *err, size_t errlen) {
     if (!img) return cam__fail(err, errlen, CAM_EINVAL, "cam_image_alloc: no image");
     memset(img, 0, sizeof *img);
     if (width <= 0 || height <= 0)
@@ -29,8 +33,10 @@ cam_status cam_image_alloc(cam_image *img, int width, int height, char *err, siz
         !cam__mul_ok(stride, (size_t)height, &bytes))
         return cam__fail(err, errlen, CAM_ELIMIT, "image size %dx%d is too large", width, height);
     /* calloc: large blocks come zeroed from mmap for free, and a caller that
-     * fills only part of an image never exposes old heap contents. */
-    uint8_t *p = calloc(bytes, 1);
+     * fills only part of an image never exposes old heap contents.  But the
+     * server keeps its heap mapped between requests (M_TRIM_THRESHOLD), so
+     * there calloc is a memset: callers that write every pixel skip it. */
+    uint8_t *p = zeroed ? calloc(bytes, 1) : malloc(bytes);
     if (!p)
         return cam__fail(err, errlen, CAM_ENOMEM, "out of memory for a %dx%d image (%.0f MB)", width, height,
                          (double)bytes / 1048576.0);

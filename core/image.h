@@ -31,6 +31,9 @@ int cam__jpeg_has_eoi(const uint8_t *p, size_t n);
 int cam__exif_orientation(const uint8_t *tiff, size_t n);
 
 /* Refuses w x h against max_pixels with the message the HTTP client sees. */
+/* cam_image_alloc, but with zeroed = 0 the pixels are left as malloc
+ * leaves them: only for callers that write every one. */
+cam_status cam__image_alloc(cam_image *img, int width, int height, int zeroed, char *err, size_t errlen);
 cam_status cam__image_check_pixels(uint64_t w, uint64_t h, uint64_t max_pixels, char *err, size_t errlen);
 
 /* The decoders fill img (allocated) and the info fields they know; the

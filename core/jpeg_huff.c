@@ -480,11 +480,9 @@ int cam__jpeg_huff_decode_rgb(j_decompress_ptr cinfo, uint8_t *rgb, size_t pitch
             }
             unsigned x0 = mx * 8, y0 = my * 8;
             int cols = w - x0 < 32 ? (int)(w - x0) : 32;
-            for (unsigned r = 0; r < 8 && y0 + r < h; r++) {
-                const uint8_t *y = samples[0] + 32 * r;
-                cam__jpeg_rgb_row(y, nc == 3 ? samples[1] + 32 * r : NULL, nc == 3 ? samples[2] + 32 * r : NULL,
-                                  rgb + (size_t)(y0 + r) * pitch + 3 * (size_t)x0, cols);
-            }
+            int rows = h - y0 < 8 ? (int)(h - y0) : 8;
+            cam__jpeg_rgb_rows(samples[0], nc == 3 ? samples[1] : NULL, nc == 3 ? samples[2] : NULL, 32,
+                               rgb + (size_t)y0 * pitch + 3 * (size_t)x0, pitch, rows, cols);
         }
     }
     if (cam__jpeg_huff_status(cinfo) != 1) return -1;

@@ -280,14 +280,16 @@ static VEC_TARGET inline __m256i to_u8(__m512i v) {
     return _mm512_cvtusepi16_epi8(_mm512_max_epi16(v, _mm512_setzero_si512()));
 }
 
-VEC_TARGET void cam__jpeg_rgb_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb, int n) {
+/* one row of n <= 32 pixels; the tables and constants come from the caller's loop */
+static VEC_TARGET inline void rgb_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb, int n,
+                                      __m512i from_lo, __m512i from_hi) {
     __mmask32 m = n >= 32 ? ~(__mmask32)0 : ((__mmask32)1 << n) - 1;
     __m256i y8 = _mm256_maskz_loadu_epi8(m, y);
     __m512i lo, hi;
     if (!cb) {
         __m512i t = _mm512_castsi256_si512(y8);
-        lo = _mm512_permutexvar_epi8(_mm512_loadu_si512(gray_from), t);
-        hi = _mm512_permutexvar_epi8(_mm512_loadu_si512(gray_from + 64), t);
+        lo = _mm512_permutexvar_epi8(from_lo, t);
+        hi = _mm512_permutexvar_epi8(from_hi, t);
     } else {
         const __m512i c128 = _mm512_set1_epi16(128), one = _mm512_set1_epi16(1);
         __m512i Y = _mm512_cvtepu8_epi16(y8);
@@ -305,8 +307,8 @@ VEC_TARGET void cam__jpeg_rgb_row(const uint8_t *y, const uint8_t *cb, const uin
         __m256i r8 = to_u8(_mm512_add_epi16(Y, rmy)), g8 = to_u8(_mm512_add_epi16(Y, gmy));
         __m512i rg = _mm512_inserti64x4(_mm512_castsi256_si512(r8), g8, 1);
         __m512i b = _mm512_castsi256_si512(to_u8(_mm512_add_epi16(Y, bmy)));
-        lo = _mm512_permutex2var_epi8(rg, _mm512_loadu_si512(rgb_from), b);
-        hi = _mm512_permutex2var_epi8(rg, _mm512_loadu_si512(rgb_from + 64), b);
+        lo = _mm512_permutex2var_epi8(rg, from_lo, b);
+        hi = _mm512_permutex2var_epi8(rg, from_hi, b);
     }
     int bytes = 3 * n;
     __mmask64 m0 = bytes >= 64 ? ~(__mmask64)0 : ((__mmask64)1 << bytes) - 1;
@@ -315,12 +317,26 @@ VEC_TARGET void cam__jpeg_rgb_row(const uint8_t *y, const uint8_t *cb, const uin
     _mm512_mask_storeu_epi8(rgb + 64, m1, hi);
 }
 
+VEC_TARGET void cam__jpeg_rgb_rows(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, size_t in_stride,
+                                   uint8_t *rgb, size_t pitch, int rows, int n) {
+    const uint8_t *from = cb ? rgb_from : gray_from;
+    __m512i from_lo = _mm512_loadu_si512(from), from_hi = _mm512_loadu_si512(from + 64);
+    for (int r = 0; r < rows; r++) {
+        size_t o = (size_t)r * in_stride;
+        rgb_row(y + o, cb ? cb + o : NULL, cr ? cr + o : NULL, rgb + (size_t)r * pitch, n, from_lo, from_hi);
+    }
+}
+
 #else   /* no vector code: the caller keeps libjpeg's pipeline */
 int cam__jpeg_idct_available(void) { return 0; }
 void cam__jpeg_idct_group(const int16_t *coef, const int16_t *qgroup, uint8_t *out) {
     for (int j = 0; j < CAM_JPEG_GROUP; j++) idct_ref(coef + 8 * j, 32, qgroup + 8 * j, 32, out + 8 * j, 32);
 }
-void cam__jpeg_rgb_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb, int n) {
-    cam__jpeg_rgb_ref(y, cb, cr, rgb, n);
+void cam__jpeg_rgb_rows(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, size_t in_stride, uint8_t *rgb,
+                        size_t pitch, int rows, int n) {
+    for (int r = 0; r < rows; r++) {
+        size_t o = (size_t)r * in_stride;
+        cam__jpeg_rgb_ref(y + o, cb ? cb + o : NULL, cr ? cr + o : NULL, rgb + (size_t)r * pitch, n);
+    }
 }
 #endif

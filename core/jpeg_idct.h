@@ -25,10 +25,12 @@ void cam__jpeg_quant_group(const uint16_t quant[64], int16_t *qgroup);
  * Only when cam__jpeg_idct_available(). */
 void cam__jpeg_idct_group(const int16_t *coef, const int16_t *qgroup, uint8_t *out);
 
-/* One row of n samples of each component to RGB (libjpeg's YCbCr -> RGB),
- * or gray to RGB when cb and cr are NULL.  n <= 32; only when
+/* rows rows of n samples of each component (rows in_stride bytes apart) to
+ * RGB (libjpeg's YCbCr -> RGB; gray to RGB when cb and cr are NULL), output
+ * rows pitch bytes apart, 3 n bytes each.  n <= 32; only when
  * cam__jpeg_idct_available(). */
-void cam__jpeg_rgb_row(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, uint8_t *rgb, int n);
+void cam__jpeg_rgb_rows(const uint8_t *y, const uint8_t *cb, const uint8_t *cr, size_t in_stride, uint8_t *rgb,
+                        size_t pitch, int rows, int n);
 
 /* The same arithmetic in plain C, one block and one pixel at a time: the
  * reference the tests hold the vector code to.  coef rows are coef_stride

@@ -7,6 +7,7 @@
  * section for why it does not go through libpng and zlib. */
 #include "internal.h"
 #include "colormap.h"
+#include "image.h"   /* cam__image_alloc */
 #include "render_internal.h"
 
 #include <math.h>
@@ -188,7 +189,7 @@ cam_status cam_overlay(const cam_image *img, const float *heat, cam_colormap cma
      * gather below stores 4 bytes a pixel) */
     uint8_t *scratch = malloc((size_t)w * 4 + 1);
     if (!scratch) return cam__fail(err, errlen, CAM_ENOMEM, "overlay: out of memory for a %d-pixel row", w);
-    cam_status st = cam_image_alloc(out, w, h, err, errlen);
+    cam_status st = cam__image_alloc(out, w, h, 0, err, errlen);   /* every row is blended into below */
     if (st != CAM_OK) {
         free(scratch);
         return st;

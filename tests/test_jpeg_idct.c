@@ -82,7 +82,7 @@ TEST(rgb_vector_equals_reference) {
                     cb[i] = (uint8_t)U;
                     cr[i] = (uint8_t)(V0 + i);
                 }
-                cam__jpeg_rgb_row(y, cb, cr, got, 32);
+                cam__jpeg_rgb_rows(y, cb, cr, 0, got, 0, 1, 32);
                 cam__jpeg_rgb_ref(y, cb, cr, want, 32);
                 if (memcmp(got, want, 96) != 0)
                     for (int i = 0; i < 96; i++)
@@ -98,12 +98,25 @@ TEST(rgb_vector_equals_reference) {
                 cr[i] = (uint8_t)next();
             }
             memset(got, 0xA5, sizeof got);
-            cam__jpeg_rgb_row(y, gray ? NULL : cb, gray ? NULL : cr, got, n);
+            cam__jpeg_rgb_rows(y, gray ? NULL : cb, gray ? NULL : cr, 0, got, 0, 1, n);
             cam__jpeg_rgb_ref(y, gray ? NULL : cb, gray ? NULL : cr, want, n);
             CHECK(memcmp(got, want, 3 * (size_t)n) == 0, "n %d gray %d: pixels differ", n, gray);
             for (size_t i = 3 * (size_t)n; i < sizeof got; i++)
                 CHECK(got[i] == 0xA5, "n %d gray %d: byte %zu written", n, gray, i);
         }
+    /* several rows: input rows in_stride apart, output rows pitch apart,
+     * nothing written between them */
+    enum { ROWS = 5, IN_STRIDE = 40, PITCH = 100, N = 27 };
+    uint8_t planes[3][ROWS * IN_STRIDE], out[ROWS * PITCH], row[3 * N];
+    for (int c = 0; c < 3; c++)
+        for (int i = 0; i < ROWS * IN_STRIDE; i++) planes[c][i] = (uint8_t)next();
+    memset(out, 0xA5, sizeof out);
+    cam__jpeg_rgb_rows(planes[0], planes[1], planes[2], IN_STRIDE, out, PITCH, ROWS, N);
+    for (int r = 0; r < ROWS; r++) {
+        cam__jpeg_rgb_ref(planes[0] + r * IN_STRIDE, planes[1] + r * IN_STRIDE, planes[2] + r * IN_STRIDE, row, N);
+        CHECK(memcmp(out + r * PITCH, row, sizeof row) == 0, "row %d of %d differs", r, ROWS);
+        for (int i = 3 * N; i < PITCH; i++) CHECK(out[r * PITCH + i] == 0xA5, "row %d: byte %d written", r, i);
+    }
 }
 
 /* ---- files written coefficient by coefficient -------------------------------------------- */
