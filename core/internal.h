@@ -33,6 +33,9 @@
  * AVX-512 paths off: the tests set it to cover the portable ones on
  * AVX-512 machines too.  Cached; 0 in builds without those paths (clang). */
 bool cam__avx512_enabled(void);
+/* CAMSERVE_NO_AVX512 is unset (or 0): the part of cam__avx512_enabled()
+ * that is not about the CPU, for code that checks its own features. */
+bool cam__avx512_allowed(void);
 
 /* printf into err (if non-NULL) and return st: `return cam__fail(err, len, CAM_EFORMAT, "...")`. */
 cam_status cam__fail(char *err, size_t errlen, cam_status st, const char *fmt, ...)

@@ -144,13 +144,18 @@ void cam__jpeg_quant_group(const uint16_t quant[64], int16_t *qgroup) {
 
 /* ---- AVX-512 ------------------------------------------------------------------------ */
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+/* GCC and clang alike: the fuzz targets (clang) then cover this path too */
+#if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
-#define VEC_TARGET __attribute__((target("arch=x86-64-v4,avx512vbmi")))
+#define VEC_TARGET __attribute__((target("avx512f,avx512bw,avx512vl,avx512dq,avx512vbmi")))
 
 int cam__jpeg_idct_available(void) {
     static int cached = -1;
-    if (cached < 0) cached = cam__avx512_enabled() && __builtin_cpu_supports("avx512vbmi");
+    if (cached < 0) {
+        __builtin_cpu_init();
+        cached = cam__avx512_allowed() && __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vl") &&
+                 __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vbmi");
+    }
     return cached;
 }
 

@@ -37,13 +37,21 @@ cam_status cam__fail(char *err, size_t errlen, cam_status st, const char *fmt, .
     return st;
 }
 
+bool cam__avx512_allowed(void) {
+    static int cached = -1;
+    if (cached < 0) {
+        const char *off = getenv("CAMSERVE_NO_AVX512");
+        cached = !(off && *off && strcmp(off, "0") != 0);
+    }
+    return cached;
+}
+
 bool cam__avx512_enabled(void) {
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
     static int cached = -1;
     if (cached < 0) {
-        const char *off = getenv("CAMSERVE_NO_AVX512");
         __builtin_cpu_init();
-        cached = !(off && *off && strcmp(off, "0") != 0) && __builtin_cpu_supports("x86-64-v4");
+        cached = cam__avx512_allowed() && __builtin_cpu_supports("x86-64-v4");
     }
     return cached;
 #else
