@@ -26,6 +26,7 @@
 
 #include <jpegint.h>
 #include <limits.h>
+#include <stdlib.h>
 #include <stdint.h>
 #include <string.h>
 
@@ -317,15 +318,13 @@ CAM__HOT static boolean decode_mcu(j_decompress_ptr cinfo, JBLOCKROW *MCU_data) 
     return TRUE;
 }
 
-/* ours: n MCUs (at most CAM_JPEG_GROUP) of one block per component into
- * the components' groups, MCU j at column 8 j of the group layout */
-CAM__HOT static void decode_group(j_decompress_ptr cinfo, int n, int n_blocks, JCOEF *const *group_of) {
+/* ours: n MCUs (at most CAM_JPEG_GROUP), MCU j's blocks at blocks_of[j]
+ * (places in the components' groups) */
+enum { MAX_OUR_BLOCKS = 6 };   /* 4:2:0: four luma blocks and two chroma */
+CAM__HOT static void decode_group(j_decompress_ptr cinfo, int n, int n_blocks,
+                                  JCOEF *const (*blocks_of)[MAX_OUR_BLOCKS]) {
     huff_decoder *d = (huff_decoder *)cinfo->entropy;
-    for (int j = 0; j < n; j++) {
-        JCOEF *blocks[3];
-        for (int b = 0; b < n_blocks; b++) blocks[b] = group_of[b] + 8 * j;
-        decode_blocks(cinfo, d, n_blocks, blocks, grouped, grouped_after);
-    }
+    for (int j = 0; j < n; j++) decode_blocks(cinfo, d, n_blocks, blocks_of[j], grouped, grouped_after);
 }
 
 static void start_pass(j_decompress_ptr cinfo) {
@@ -433,49 +432,62 @@ int cam__jpeg_huff_status(j_decompress_ptr cinfo) {
 
 /* ---- our pixel path ------------------------------------------------------------------ */
 
-/* Decodes the whole scan into rgb, four MCUs at a time: their coefficients
- * into one group per component (jpeg_idct.h), the groups to samples, the
- * samples of 32 columns x 8 rows to RGB, while all of it is in L1.
- * libjpeg's coefficient controller, IDCT and colour converter are skipped,
- * with a function call and a thread-local lookup per block. */
-int cam__jpeg_huff_decode_rgb(j_decompress_ptr cinfo, uint8_t *rgb, size_t pitch) {
-    const huff_decoder *d = (const huff_decoder *)cinfo->entropy;
+/* The layouts our pixel path decodes: gray, and YCbCr with full-resolution
+ * chroma (4:4:4), half width (4:2:2: h2v1) or half width and height (4:2:0:
+ * h2v2).  Luma blocks per MCU: hs x vs. */
+typedef struct layout {
+    int nc, hs, vs;
+} layout;
+
+static int our_layout(j_decompress_ptr cinfo, layout *lo) {
     int nc = cinfo->num_components;
-    /* one block per component per MCU at the full scale: every component at
-     * full resolution (all sampling factors 1), or a single component */
-    if (!cam__jpeg_idct_available() || d->pub.decode_mcu != decode_mcu || d->failed ||
-        d->mcus_left != (uint64_t)cinfo->MCUs_per_row * cinfo->MCU_rows_in_scan)
-        return 0;
     if (!((nc == 3 && cinfo->jpeg_color_space == JCS_YCbCr) || (nc == 1 && cinfo->jpeg_color_space == JCS_GRAYSCALE)) ||
-        cinfo->out_color_space != JCS_EXT_RGB || cinfo->comps_in_scan != nc || cinfo->blocks_in_MCU != nc ||
+        cinfo->out_color_space != JCS_EXT_RGB || cinfo->comps_in_scan != nc ||
         cinfo->output_width != cinfo->image_width || cinfo->output_height != cinfo->image_height)
         return 0;
+    for (int ci = 0; ci < nc; ci++) {
+        const jpeg_component_info *c = &cinfo->comp_info[ci];
+        if (c->DCT_scaled_size != DCTSIZE || !c->quant_table) return 0;
+        if (ci > 0 && (c->h_samp_factor != 1 || c->v_samp_factor != 1)) return 0;
+    }
+    lo->nc = nc;
+    lo->hs = nc == 1 ? 1 : cinfo->comp_info[0].h_samp_factor;
+    lo->vs = nc == 1 ? 1 : cinfo->comp_info[0].v_samp_factor;
+    if (!((lo->hs == 1 && lo->vs == 1) || (lo->hs == 2 && lo->vs <= 2))) return 0;
+    if (cinfo->max_h_samp_factor != lo->hs || cinfo->max_v_samp_factor != lo->vs ||
+        cinfo->blocks_in_MCU != lo->hs * lo->vs + nc - 1)
+        return 0;
+    /* libjpeg upsamples chroma rows of 1 or 2 samples by replication, not
+     * with the triangle filter: those tiny images stay with it */
+    if (lo->hs == 2 && cinfo->comp_info[1].downsampled_width <= 2) return 0;
+    return 1;
+}
+
+/* 4:4:4 and gray: four MCUs are one group per component; their samples go
+ * to RGB (32 columns x 8 rows) while all of it is in L1. */
+static int decode_full(j_decompress_ptr cinfo, int nc, uint8_t *rgb, size_t pitch) {
+    const huff_decoder *d = (const huff_decoder *)cinfo->entropy;
     _Alignas(64) int16_t coef[3][CAM_JPEG_GROUP_COEFS];
     _Alignas(64) int16_t quant[3][CAM_JPEG_GROUP_COEFS];
     _Alignas(64) uint8_t samples[3][8 * 32];
-    JCOEF *group_of[3];
-    for (int ci = 0; ci < nc; ci++) {
-        const jpeg_component_info *c = &cinfo->comp_info[ci];
-        if (c->DCT_scaled_size != DCTSIZE || !c->quant_table || (nc > 1 && (c->h_samp_factor != 1 || c->v_samp_factor != 1)))
-            return 0;
-        cam__jpeg_quant_group(c->quant_table->quantval, quant[ci]);
-    }
+    JCOEF *blocks_of[CAM_JPEG_GROUP][MAX_OUR_BLOCKS];
+    for (int ci = 0; ci < nc; ci++) cam__jpeg_quant_group(cinfo->comp_info[ci].quant_table->quantval, quant[ci]);
     /* block b of an MCU belongs to the scan's component MCU_membership[b],
      * which need not be the frame's component b */
     for (int b = 0; b < nc; b++) {
         int ci = cinfo->cur_comp_info[cinfo->MCU_membership[b]]->component_index;
         if (ci < 0 || ci >= nc) return 0;
-        group_of[b] = coef[ci];
+        for (int j = 0; j < CAM_JPEG_GROUP; j++) blocks_of[j][b] = coef[ci] + 8 * j;
     }
     memset(coef, 0, sizeof coef);
     const unsigned w = cinfo->output_width, h = cinfo->output_height, per_row = cinfo->MCUs_per_row;
     for (unsigned my = 0; my < cinfo->MCU_rows_in_scan; my++) {
         for (unsigned mx = 0; mx < per_row; mx += CAM_JPEG_GROUP) {
             int n = per_row - mx < CAM_JPEG_GROUP ? (int)(per_row - mx) : CAM_JPEG_GROUP;
-            decode_group(cinfo, n, nc, group_of);
+            decode_group(cinfo, n, nc, blocks_of);
             if (d->failed) return -1;
             for (int ci = 0; ci < nc; ci++) {
-                cam__jpeg_idct_group(coef[ci], quant[ci], samples[ci]);
+                cam__jpeg_idct_group(coef[ci], quant[ci], samples[ci], 32);
                 memset(coef[ci], 0, sizeof coef[ci]);
             }
             unsigned x0 = mx * 8, y0 = my * 8;
@@ -485,6 +497,147 @@ int cam__jpeg_huff_decode_rgb(j_decompress_ptr cinfo, uint8_t *rgb, size_t pitch
                                rgb + (size_t)y0 * pitch + 3 * (size_t)x0, pitch, rows, cols);
         }
     }
+    return 1;
+}
+
+/* 4:2:2 and 4:2:0, a row of MCUs at a time (8 or 16 pixel rows) into strip
+ * buffers.  The triangle filter of 4:2:0 needs the chroma rows above and
+ * below a strip's, so a strip is converted once the next one is decoded:
+ * two luma strips alternate, and chroma rows live in a ring of 24 (a
+ * strip's 8, the row before them and the 8 after them, with room). */
+enum { CHROMA_RING = 24, MARGIN = 32 };
+
+typedef struct strips {
+    uint8_t *luma;          /* 2 strips of 8 vs rows, luma_stride apart */
+    uint8_t *chroma[2];     /* Cb, Cr: CHROMA_RING rows, chroma_stride apart, sample 0 at MARGIN */
+    uint8_t *up[2];         /* one upsampled Cb and Cr row */
+    size_t luma_stride, chroma_stride;
+    int dw, dh;             /* chroma samples per row, rows */
+} strips;
+
+static uint8_t *chroma_row(const strips *st, int c, int i) {
+    i = i < 0 ? 0 : i >= st->dh ? st->dh - 1 : i;   /* libjpeg repeats the edge rows */
+    return st->chroma[c] + (size_t)(i % CHROMA_RING) * st->chroma_stride + MARGIN;
+}
+
+/* pixel rows y0..y0+rows-1 of strip s to RGB */
+static void convert_strip(const strips *st, int vs, unsigned s, unsigned y0, int rows, unsigned w, uint8_t *rgb,
+                          size_t pitch) {
+    for (int r = 0; r < rows; r++) {
+        unsigned y = y0 + (unsigned)r;
+        const uint8_t *luma = st->luma + ((size_t)(s % 2) * 8 * (size_t)vs + (size_t)r) * st->luma_stride;
+        for (int c = 0; c < 2; c++) {
+            if (vs == 1) {
+                cam__jpeg_upsample_h2v1(chroma_row(st, c, (int)y), st->up[c], st->dw);
+            } else {
+                int i = (int)(y / 2);
+                cam__jpeg_upsample_h2v2(chroma_row(st, c, i), chroma_row(st, c, y % 2 ? i + 1 : i - 1), st->up[c],
+                                        st->dw);
+            }
+        }
+        cam__jpeg_rgb_rows(luma, st->up[0], st->up[1], 0, rgb + (size_t)y * pitch, 0, 1, (int)w);
+    }
+}
+
+static int decode_subsampled(j_decompress_ptr cinfo, int vs, uint8_t *rgb, size_t pitch) {
+    const huff_decoder *d = (const huff_decoder *)cinfo->entropy;
+    const unsigned w = cinfo->output_width, h = cinfo->output_height, per_row = cinfo->MCUs_per_row;
+    const unsigned chunks = (per_row + CAM_JPEG_GROUP - 1) / CAM_JPEG_GROUP;
+    strips st;
+    st.dw = (int)cinfo->comp_info[1].downsampled_width;
+    st.dh = (int)cinfo->comp_info[1].downsampled_height;
+    /* every chunk of four MCUs writes whole groups: 64 luma and 32 chroma
+     * columns; the vector code reads and writes up to 64 bytes further */
+    st.luma_stride = (size_t)chunks * 64 + 64;
+    st.chroma_stride = MARGIN + (size_t)chunks * 32 + 64;
+    size_t up_bytes = (size_t)chunks * 64 + 128;
+    size_t luma_bytes = 2 * 8 * (size_t)vs * st.luma_stride, chroma_bytes = CHROMA_RING * st.chroma_stride;
+    uint8_t *mem = malloc(luma_bytes + 2 * chroma_bytes + 2 * up_bytes);
+    if (!mem) return 0;
+    st.luma = mem;
+    st.chroma[0] = mem + luma_bytes;
+    st.chroma[1] = st.chroma[0] + chroma_bytes;
+    st.up[0] = st.chroma[1] + chroma_bytes;
+    st.up[1] = st.up[0] + up_bytes;
+
+    _Alignas(64) int16_t luma_coef[2][2][CAM_JPEG_GROUP_COEFS];   /* [block row][left, right group] */
+    _Alignas(64) int16_t chroma_coef[2][CAM_JPEG_GROUP_COEFS];
+    _Alignas(64) int16_t quant[3][CAM_JPEG_GROUP_COEFS];
+    JCOEF *blocks_of[CAM_JPEG_GROUP][MAX_OUR_BLOCKS];
+    for (int ci = 0; ci < 3; ci++) cam__jpeg_quant_group(cinfo->comp_info[ci].quant_table->quantval, quant[ci]);
+    /* an MCU's blocks: the scan's components in order, each component's
+     * blocks row by row; MCU j's luma block (r, c) is luma column 2 j + c */
+    int seen[3] = {0, 0, 0};
+    for (int b = 0; b < cinfo->blocks_in_MCU; b++) {
+        int ci = cinfo->cur_comp_info[cinfo->MCU_membership[b]]->component_index;
+        if (ci < 0 || ci >= 3) {
+            free(mem);
+            return 0;
+        }
+        int k = seen[ci]++;
+        for (int j = 0; j < CAM_JPEG_GROUP; j++) {
+            int col = 2 * j + k % 2;
+            blocks_of[j][b] = ci ? chroma_coef[ci - 1] + 8 * j : luma_coef[k / 2][col / 4] + 8 * (col % 4);
+        }
+    }
+    memset(luma_coef, 0, sizeof luma_coef);
+    memset(chroma_coef, 0, sizeof chroma_coef);
+    const unsigned strip_rows = 8 * (unsigned)vs;
+    for (unsigned my = 0; my < cinfo->MCU_rows_in_scan; my++) {
+        uint8_t *luma = st.luma + (size_t)(my % 2) * strip_rows * st.luma_stride;
+        for (unsigned q = 0; q < chunks; q++) {
+            unsigned mx = q * CAM_JPEG_GROUP;
+            int n = per_row - mx < CAM_JPEG_GROUP ? (int)(per_row - mx) : CAM_JPEG_GROUP;
+            decode_group(cinfo, n, cinfo->blocks_in_MCU, blocks_of);
+            if (d->failed) {
+                free(mem);
+                return -1;
+            }
+            for (int r = 0; r < vs; r++)
+                for (int g = 0; g < 2; g++) {
+                    cam__jpeg_idct_group(luma_coef[r][g], quant[0], luma + (size_t)8 * r * st.luma_stride + 64 * q + 32 * g,
+                                         st.luma_stride);
+                    memset(luma_coef[r][g], 0, sizeof luma_coef[r][g]);
+                }
+            for (int c = 0; c < 2; c++) {
+                uint8_t *dst = st.chroma[c] + (size_t)((8 * my) % CHROMA_RING) * st.chroma_stride + MARGIN + 32 * q;
+                cam__jpeg_idct_group(chroma_coef[c], quant[1 + c], dst, st.chroma_stride);
+                memset(chroma_coef[c], 0, sizeof chroma_coef[c]);
+            }
+        }
+        /* the edge samples again left and right of each new chroma row */
+        for (int c = 0; c < 2; c++)
+            for (int i = 0; i < 8; i++) {
+                uint8_t *row = st.chroma[c] + (size_t)((8 * my + (unsigned)i) % CHROMA_RING) * st.chroma_stride + MARGIN;
+                row[-1] = row[0];
+                row[st.dw] = row[st.dw - 1];
+            }
+        /* 4:2:2 converts this strip now, 4:2:0 the one before */
+        unsigned s = vs == 1 ? my : my - 1;
+        if (vs == 1 || my > 0) {
+            unsigned y0 = s * strip_rows;
+            convert_strip(&st, vs, s, y0, h - y0 < strip_rows ? (int)(h - y0) : (int)strip_rows, w, rgb, pitch);
+        }
+    }
+    if (vs == 2) {
+        unsigned s = cinfo->MCU_rows_in_scan - 1, y0 = s * strip_rows;
+        convert_strip(&st, vs, s, y0, h - y0 < strip_rows ? (int)(h - y0) : (int)strip_rows, w, rgb, pitch);
+    }
+    free(mem);
+    return 1;
+}
+
+/* Decodes the whole scan into rgb with our IDCT and colour conversion:
+ * libjpeg's coefficient controller, IDCT, upsampler and colour converter
+ * are skipped, with a function call and a thread-local lookup per block. */
+int cam__jpeg_huff_decode_rgb(j_decompress_ptr cinfo, uint8_t *rgb, size_t pitch) {
+    const huff_decoder *d = (const huff_decoder *)cinfo->entropy;
+    layout lo;
+    if (!cam__jpeg_idct_available() || d->pub.decode_mcu != decode_mcu || d->failed ||
+        d->mcus_left != (uint64_t)cinfo->MCUs_per_row * cinfo->MCU_rows_in_scan || !our_layout(cinfo, &lo))
+        return 0;
+    int rc = lo.hs == 1 ? decode_full(cinfo, lo.nc, rgb, pitch) : decode_subsampled(cinfo, lo.vs, rgb, pitch);
+    if (rc <= 0) return rc;
     if (cam__jpeg_huff_status(cinfo) != 1) return -1;
     /* leave libjpeg as its own decoder would at the end of the scan, so
      * that jpeg_finish_decompress() reads on to EOI (and warns about

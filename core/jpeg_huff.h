@@ -19,10 +19,11 @@ int cam__jpeg_huff_install(j_decompress_ptr cinfo);
  * reports the damage.  0 while MCUs remain, 1 when all were decoded. */
 int cam__jpeg_huff_status(j_decompress_ptr cinfo);
 /* For an installed decoder, before any scanline was read: the whole image
- * as RGB into rgb (rows pitch bytes apart), with camserve's own IDCT and
- * colour conversion (jpeg_idct.c) instead of libjpeg's, the same pixels.
- * 1 when done (then jpeg_finish_decompress() as usual), 0 when the layout
- * is not one it handles (nothing consumed: read scanlines as usual), -1
+ * as RGB into rgb (rows pitch bytes apart), with camserve's own IDCT,
+ * upsampling and colour conversion (jpeg_idct.c) instead of libjpeg's, the
+ * same pixels.  1 when done (then jpeg_finish_decompress() as usual), 0
+ * when the layout is not one it handles (4:4:4, 4:2:2, 4:2:0 or gray at
+ * full scale; nothing consumed: read scanlines as usual), -1
  * when the entropy data was not clean (as cam__jpeg_huff_status). */
 int cam__jpeg_huff_decode_rgb(j_decompress_ptr cinfo, uint8_t *rgb, size_t pitch);
 

@@ -62,7 +62,7 @@ TEST(idct_vector_equals_reference) {
             shortcut_wraps += kind == 2 && (dc > 8191 || dc < -8192);
             cam__jpeg_idct_ref(coef + 8 * j, 32, q, want + 8 * j, 32);
         }
-        cam__jpeg_idct_group(coef, qgroup, got);
+        cam__jpeg_idct_group(coef, qgroup, got, 32);
         for (int i = 0; i < 8 * 32; i++)
             CHECK(got[i] == want[i], "iteration %d: row %d column %d (block %d): %d, reference %d", iter, i / 32,
                   i % 32, i % 32 / 8, got[i], want[i]);
@@ -286,52 +286,116 @@ TEST(extreme_files_equal_turbojpeg) {
     printf("# %d files, %d through our pixel path\n", files, ours);
 }
 
-/* Which files our path takes: 4:4:4 and gray at full size; the rest (4:2:0,
- * scaled decodes) stays with libjpeg's pipeline and says so by 0. */
-TEST(takes_only_its_layouts) {
-    if (!cam__jpeg_idct_available()) SKIP("no AVX-512 VBMI on this CPU (or CAMSERVE_NO_AVX512)");
-    static const int samp[][3] = {{0, 1, 1}, {1, 1, 1}, {0, 2, 2}, {0, 2, 1}};
-    for (int s = 0; s < 4; s++) {
-        struct jpeg_compress_struct c;
-        struct jpeg_error_mgr e;
-        unsigned char *out = NULL;
-        unsigned long n = 0;
-        enum { W = 40, H = 24 };
-        int comps = samp[s][0] ? 1 : 3;
-        uint8_t px[W * H * 3];
-        for (size_t i = 0; i < sizeof px; i++) px[i] = (uint8_t)(i * 7);
-        c.err = jpeg_std_error(&e);
-        jpeg_create_compress(&c);
-        jpeg_mem_dest(&c, &out, &n);
-        c.image_width = W;
-        c.image_height = H;
-        c.input_components = comps;
-        c.in_color_space = comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
-        jpeg_set_defaults(&c);
-        if (comps == 3) {
-            c.comp_info[0].h_samp_factor = samp[s][1];
-            c.comp_info[0].v_samp_factor = samp[s][2];
-        }
-        jpeg_start_compress(&c, TRUE);
-        while (c.next_scanline < c.image_height) {
-            JSAMPROW row = px + (size_t)c.next_scanline * W * comps;
-            jpeg_write_scanlines(&c, &row, 1);
-        }
-        jpeg_finish_compress(&c);
-        jpeg_destroy_compress(&c);
-        uint8_t rgb[W * H * 3];
-        int want = s < 2 ? 1 : 0;
-        int rc = our_path(out, n, rgb, W);
-        free(out);
-        CHECK(rc == want, "sampling %dx%d%s: %d, expected %d", samp[s][1], samp[s][2], comps == 1 ? " gray" : "", rc,
-              want);
+/* A photo-like file written by libjpeg from pixels (noise over a gradient,
+ * so that every sample differs): luma sampling hs x vs, chroma 1x1. */
+static unsigned char *write_pixels(int w, int h, int comps, int hs, int vs, int quality, int restart,
+                                   unsigned long *n) {
+    struct jpeg_compress_struct c;
+    struct jpeg_error_mgr e;
+    unsigned char *out = NULL;
+    uint8_t *px = malloc((size_t)w * h * comps);
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w * comps; x++) px[(size_t)y * w * comps + x] = (uint8_t)(x * 3 + y * 5 + next() % 64);
+    c.err = jpeg_std_error(&e);
+    jpeg_create_compress(&c);
+    jpeg_mem_dest(&c, &out, n);
+    c.image_width = (JDIMENSION)w;
+    c.image_height = (JDIMENSION)h;
+    c.input_components = comps;
+    c.in_color_space = comps == 1 ? JCS_GRAYSCALE : JCS_RGB;
+    jpeg_set_defaults(&c);
+    jpeg_set_quality(&c, quality, TRUE);
+    c.restart_interval = (unsigned)restart;
+    if (comps == 3) {
+        c.comp_info[0].h_samp_factor = hs;
+        c.comp_info[0].v_samp_factor = vs;
     }
+    jpeg_start_compress(&c, TRUE);
+    while (c.next_scanline < c.image_height) {
+        JSAMPROW row = px + (size_t)c.next_scanline * w * comps;
+        jpeg_write_scanlines(&c, &row, 1);
+    }
+    jpeg_finish_compress(&c);
+    jpeg_destroy_compress(&c);
+    free(px);
+    return out;
+}
+
+/* Which files our path takes, and that it decodes them as TurboJPEG does:
+ * 4:4:4, gray, 4:2:2 and 4:2:0 at every size around the blocks, MCUs and
+ * 32-column groups (the upsampling filter's edges, the strips' last rows),
+ * with and without restart markers.  4:4:0, 4:1:1 and chroma rows of one or
+ * two samples (libjpeg replicates those instead of filtering) stay with
+ * libjpeg's pipeline and say so by 0. */
+TEST(layouts_equal_turbojpeg) {
+    if (!cam__jpeg_idct_available()) SKIP("no AVX-512 VBMI on this CPU (or CAMSERVE_NO_AVX512)");
+    static const int samp[][3] = {{1, 1, 1}, {0, 1, 1}, {0, 2, 1}, {0, 2, 2}, {0, 1, 2}, {0, 4, 1}};
+    static const int sizes[] = {1, 2, 4, 5, 6, 7, 9, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 129};
+    tjhandle tj = tjInitDecompress();
+    int ours = 0, files = 0;
+    for (int si = 0; si < 6; si++)
+        for (size_t wi = 0; wi < sizeof sizes / sizeof sizes[0]; wi++)
+            for (int variant = 0; variant < 2; variant++) {
+                int w = sizes[wi], h = sizes[(wi * 7 + 3 + (size_t)variant * 5) % (sizeof sizes / sizeof sizes[0])];
+                int comps = samp[si][0] ? 1 : 3, hs = samp[si][1], vs = samp[si][2];
+                unsigned long n = 0;
+                unsigned char *jpeg = write_pixels(w, h, comps, hs, vs, variant ? 95 : 60, variant ? 2 : 0, &n);
+                size_t bytes = (size_t)w * h * 3;
+                uint8_t *want = malloc(bytes), *got = malloc(bytes + 64);
+                CHECK(tjDecompress2(tj, jpeg, n, want, w, w * 3, h, TJPF_RGB, 0) == 0, "%s", tjGetErrorStr2(tj));
+                memset(got, 0xA5, bytes + 64);
+                int rc = our_path(jpeg, n, got, w);
+                free(jpeg);
+                int chroma_w = (w + 1) / 2;
+                int expect = hs == 1 && vs == 1 ? 1 : hs == 2 && chroma_w > 2 ? 1 : 0;
+                CHECK(rc == expect, "%dx%d, %d components, %dx%d: our path returned %d, expected %d", w, h, comps, hs,
+                      vs, rc, expect);
+                if (rc == 1) {
+                    for (size_t i = 0; i < bytes; i++)
+                        CHECK(got[i] == want[i], "%dx%d, %dx%d, quality %d: pixel (%zu, %zu) channel %zu: %d, TurboJPEG "
+                              "%d", w, h, hs, vs, variant ? 95 : 60, i / 3 % (size_t)w, i / 3 / (size_t)w, i % 3,
+                              got[i], want[i]);
+                    for (size_t i = bytes; i < bytes + 64; i++) CHECK(got[i] == 0xA5, "wrote past the image");
+                    ours++;
+                }
+                free(want);
+                free(got);
+                files++;
+            }
+    tjDestroy(tj);
+    printf("# %d files, %d through our pixel path\n", files, ours);
+    CHECK(ours > files / 2, "only %d of %d files", ours, files);
+}
+
+/* the upsamplers against their reference, on rows with their edge samples */
+TEST(upsample_vector_equals_reference) {
+    if (!cam__jpeg_idct_available()) SKIP("no AVX-512 VBMI on this CPU (or CAMSERVE_NO_AVX512)");
+    enum { MAXW = 200, PAD = 64 };
+    uint8_t s0[PAD + MAXW + PAD], s1[PAD + MAXW + PAD], got[2 * MAXW + 2 * PAD], want[2 * MAXW];
+    for (int dw = 3; dw <= MAXW; dw++)
+        for (int v = 0; v < 2; v++) {
+            for (size_t i = 0; i < sizeof s0; i++) {
+                s0[i] = (uint8_t)next();
+                s1[i] = (uint8_t)(dw % 3 == 0 ? 255 : next());   /* and the largest sums */
+            }
+            uint8_t *a = s0 + PAD, *b = s1 + PAD;
+            a[-1] = a[0];
+            a[dw] = a[dw - 1];
+            b[-1] = b[0];
+            b[dw] = b[dw - 1];
+            if (dw % 3 == 0) memset(a - 1, 255, (size_t)dw + 2);
+            if (v) cam__jpeg_upsample_h2v2(a, b, got, dw);
+            else cam__jpeg_upsample_h2v1(a, got, dw);
+            cam__jpeg_upsample_ref(a, v ? b : NULL, want, dw);
+            CHECK(memcmp(got, want, 2 * (size_t)dw) == 0, "dw %d, h2v%d: outputs differ", dw, v + 1);
+        }
 }
 
 int main(void) {
     RUN(idct_vector_equals_reference);
     RUN(rgb_vector_equals_reference);
     RUN(extreme_files_equal_turbojpeg);
-    RUN(takes_only_its_layouts);
+    RUN(layouts_equal_turbojpeg);
+    RUN(upsample_vector_equals_reference);
     return check_summary();
 }
