@@ -520,9 +520,11 @@ static uint8_t *chroma_row(const strips *st, int c, int i) {
     return st->chroma[c] + (size_t)(i % CHROMA_RING) * st->chroma_stride + MARGIN;
 }
 
-/* pixel rows y0..y0+rows-1 of strip s to RGB */
-static void convert_strip(const strips *st, int vs, unsigned s, unsigned y0, int rows, unsigned w, uint8_t *rgb,
+/* strip s (8 vs pixel rows, fewer at the bottom of an h-row image) to RGB */
+static void convert_strip(const strips *st, int vs, unsigned s, unsigned w, unsigned h, uint8_t *rgb,
                           size_t pitch) {
+    unsigned y0 = s * 8 * (unsigned)vs;
+    int rows = h - y0 < 8 * (unsigned)vs ? (int)(h - y0) : 8 * vs;
     for (int r = 0; r < rows; r++) {
         unsigned y = y0 + (unsigned)r;
         const uint8_t *luma = st->luma + ((size_t)(s % 2) * 8 * (size_t)vs + (size_t)r) * st->luma_stride;
@@ -582,9 +584,8 @@ static int decode_subsampled(j_decompress_ptr cinfo, int vs, uint8_t *rgb, size_
     }
     memset(luma_coef, 0, sizeof luma_coef);
     memset(chroma_coef, 0, sizeof chroma_coef);
-    const unsigned strip_rows = 8 * (unsigned)vs;
     for (unsigned my = 0; my < cinfo->MCU_rows_in_scan; my++) {
-        uint8_t *luma = st.luma + (size_t)(my % 2) * strip_rows * st.luma_stride;
+        uint8_t *luma = st.luma + (size_t)(my % 2) * 8 * (size_t)vs * st.luma_stride;
         for (unsigned q = 0; q < chunks; q++) {
             unsigned mx = q * CAM_JPEG_GROUP;
             int n = per_row - mx < CAM_JPEG_GROUP ? (int)(per_row - mx) : CAM_JPEG_GROUP;
@@ -613,16 +614,9 @@ static int decode_subsampled(j_decompress_ptr cinfo, int vs, uint8_t *rgb, size_
                 row[st.dw] = row[st.dw - 1];
             }
         /* 4:2:2 converts this strip now, 4:2:0 the one before */
-        unsigned s = vs == 1 ? my : my - 1;
-        if (vs == 1 || my > 0) {
-            unsigned y0 = s * strip_rows;
-            convert_strip(&st, vs, s, y0, h - y0 < strip_rows ? (int)(h - y0) : (int)strip_rows, w, rgb, pitch);
-        }
+        if (vs == 1 || my > 0) convert_strip(&st, vs, vs == 1 ? my : my - 1, w, h, rgb, pitch);
     }
-    if (vs == 2) {
-        unsigned s = cinfo->MCU_rows_in_scan - 1, y0 = s * strip_rows;
-        convert_strip(&st, vs, s, y0, h - y0 < strip_rows ? (int)(h - y0) : (int)strip_rows, w, rgb, pitch);
-    }
+    if (vs == 2) convert_strip(&st, vs, cinfo->MCU_rows_in_scan - 1, w, h, rgb, pitch);
     free(mem);
     return 1;
 }
