@@ -118,8 +118,9 @@ bench: all
 	tools/bench.sh
 	tools/bench-predict.sh
 
-# wrk against a live server: req/s, latency, the ratio to the compute bound,
-# RSS at start and end (tools/bench-http.sh; needs wrk: tools/install-deps --bench)
+# wrk against a live server: req/s, latency, the ratio to the compute bound
+# (three 10 s runs and their median), RSS at start and end
+# (tools/bench-http.sh; needs wrk: tools/install-deps --bench)
 bench-http: all
 	tools/bench-http.sh
 
