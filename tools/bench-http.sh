@@ -7,7 +7,7 @@
 # `camserve bench` before, between and after them, and the median of their ratios is the summary:
 # on this shared 2-core machine one run's ratio moves by +-6-10 % (the bench's median alone by 10-20 %
 # from one minute to the next), so one run says little about the next.  Every run is printed.
-#   tools/bench-http.sh            the 10 s run
+#   tools/bench-http.sh            the 10 s runs
 #   tools/bench-http.sh --soak     then 20,000 requests in a row (SOAK=N), which must produce no 5xx
 # Then, per request: each stage's wall time and the worker's CPU time in it (from /metrics),
 # the server's CPU time (all threads) and wrk's (so that the ratio can be
